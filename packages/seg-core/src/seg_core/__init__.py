@@ -1,0 +1,102 @@
+"""seg-core: encoder contract, feature pyramids, registries, plugins and the base model.
+
+Importing ``seg_core`` is cheap: torch-based classes load on first attribute access.
+
+Example:
+    >>> import seg_core
+    >>> seg_core.list_encoders("basic*")
+    ['basic_cnn', 'basic_cnn_s4']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from seg_core.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    # registry and plugins (no torch)
+    "registry": "seg_core.plugins",
+    "get_plugin_manager": "seg_core.plugins",
+    "Registry": "seg_core.registry",
+    "Provider": "seg_core.registry",
+    "create_model": "seg_core.api",
+    "create_encoder": "seg_core.api",
+    "build_encoder": "seg_core.api",
+    "list_encoders": "seg_core.api",
+    "list_architectures": "seg_core.api",
+    "list_datasets": "seg_core.api",
+    "list_losses": "seg_core.api",
+    "SegError": "seg_core.errors",
+    "ConfigError": "seg_core.errors",
+    "UnknownNameError": "seg_core.errors",
+    "InputShapeError": "seg_core.errors",
+    "IncompatibleEncoderError": "seg_core.errors",
+    "CheckpointError": "seg_core.errors",
+    "PluginError": "seg_core.errors",
+    "SegPluginWarning": "seg_core.errors",
+    # torch-based
+    "EncoderMixin": "seg_core.encoder",
+    "EncoderCapabilities": "seg_core.encoder",
+    "FeaturePyramidAdapter": "seg_core.pyramid",
+    "FeatureLevel": "seg_core.pyramid",
+    "check_pyramid": "seg_core.pyramid",
+    "SegmentationHead": "seg_core.heads",
+    "ClassificationHead": "seg_core.heads",
+    "SegmentationModel": "seg_core.model",
+    "get_activation": "seg_core.activations",
+    "get_norm": "seg_core.layers",
+    "save_pretrained": "seg_core.checkpoint",
+    "from_pretrained": "seg_core.checkpoint",
+    "load_weights": "seg_core.checkpoint",
+    "LoadReport": "seg_core.checkpoint",
+}
+
+__all__ = ["__version__", "hookimpl", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seg_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from seg_core.activations import get_activation
+    from seg_core.api import (
+        build_encoder,
+        create_encoder,
+        create_model,
+        list_architectures,
+        list_datasets,
+        list_encoders,
+        list_losses,
+    )
+    from seg_core.checkpoint import LoadReport, from_pretrained, load_weights, save_pretrained
+    from seg_core.encoder import EncoderCapabilities, EncoderMixin
+    from seg_core.errors import (
+        CheckpointError,
+        ConfigError,
+        IncompatibleEncoderError,
+        InputShapeError,
+        PluginError,
+        SegError,
+        SegPluginWarning,
+        UnknownNameError,
+    )
+    from seg_core.heads import ClassificationHead, SegmentationHead
+    from seg_core.layers import get_norm
+    from seg_core.model import SegmentationModel
+    from seg_core.plugins import get_plugin_manager, registry
+    from seg_core.pyramid import FeatureLevel, FeaturePyramidAdapter, check_pyramid
+    from seg_core.registry import Provider, Registry

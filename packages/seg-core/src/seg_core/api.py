@@ -1,0 +1,171 @@
+"""Top-level helpers: create and list components by name.
+
+The ``list_*`` functions import no torch; ``create_*`` import only the target's module.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from seg_core._suggest import close_matches
+from seg_core.errors import ConfigError
+from seg_core.plugins import registry
+
+__all__ = [
+    "build_encoder",
+    "check_kwargs",
+    "create_encoder",
+    "create_model",
+    "list_architectures",
+    "list_datasets",
+    "list_encoders",
+    "list_losses",
+]
+
+
+def check_kwargs(factory: Callable[..., Any], kwargs: dict[str, Any], what: str) -> None:
+    """Reject keyword arguments ``factory`` does not accept, naming them and the accepted ones.
+
+    Factories taking ``**kwargs`` pass through (they validate themselves).
+
+    Raises:
+        ConfigError: With close matches for each unknown argument.
+    """
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    params = signature.parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n != "self"]
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        hints = []
+        for key in unknown:
+            near = close_matches(key, accepted, limit=2)
+            hints.append(f"{key!r}" + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""))
+        raise ConfigError(f"{what} got unexpected argument(s) {', '.join(hints)}; accepted: {', '.join(accepted)}")
+
+
+def create_model(arch: str, /, **kwargs: Any) -> Any:
+    """Build a segmentation model by architecture name (case-insensitive).
+
+    Args:
+        arch: Registered architecture (``"unet"``, ``"fpn"``...; see :func:`list_architectures`).
+        **kwargs: Constructor arguments (``encoder_name``, ``classes``...).
+
+    Returns:
+        A :class:`~seg_core.SegmentationModel`.
+
+    Raises:
+        UnknownNameError: Unknown architecture (with close matches and the package to install).
+        ConfigError: Unknown or invalid arguments.
+
+    Example:
+        >>> import seg_core
+        >>> model = seg_core.create_model("unet", encoder_name="basic_cnn", classes=3)  # doctest: +SKIP
+    """
+    reg = registry("architectures")
+    factory = reg.get(arch)
+    check_kwargs(factory, kwargs, f"architecture {arch!r}")
+    model = factory(**kwargs)
+    name = reg.info(arch)["name"]
+    object.__setattr__(model, "_seg_registry_name", name)
+    return model
+
+
+def create_encoder(name: str, /, **kwargs: Any) -> Any:
+    """Build an encoder by name.
+
+    Args:
+        name: Registered encoder (see :func:`list_encoders`).
+        **kwargs: ``in_channels``, ``depth``, ``weights``, ``output_stride`` and the
+            encoder's own options.
+
+    Returns:
+        An ``nn.Module`` implementing :class:`~seg_core.EncoderMixin`.
+
+    Raises:
+        UnknownNameError: Unknown encoder.
+        ConfigError: Arguments the encoder does not accept.
+
+    Example:
+        >>> import seg_core
+        >>> encoder = seg_core.create_encoder("basic_cnn", depth=4)  # doctest: +SKIP
+    """
+    reg = registry("encoders")
+    factory = reg.get(name)
+    check_kwargs(factory, kwargs, f"encoder {name!r}")
+    encoder = factory(**kwargs)
+    source = reg.source(name)
+    object.__setattr__(encoder, "_seg_registry_name", name)
+    object.__setattr__(encoder, "_seg_source", source)
+    validate = getattr(encoder, "validate_encoder", None)
+    if validate is not None:
+        validate()
+    return encoder
+
+
+def build_encoder(
+    encoder_name: str,
+    *,
+    in_channels: int = 3,
+    depth: int = 5,
+    weights: Any = None,
+    output_stride: int | None = None,
+    indices: str | Sequence[int] | None = None,
+    channels: Sequence[int] | None = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
+    """Build the encoder of an architecture from its ``encoder_*`` arguments.
+
+    Every architecture calls this, so the mapping from model arguments to the
+    encoder factory protocol is the same everywhere: ``encoder_depth`` ->
+    ``depth``, ``encoder_weights`` -> ``weights``, ``encoder_output_stride`` ->
+    ``output_stride``, ``encoder_indices`` -> ``indices``, ``encoder_channels`` ->
+    ``channels``, ``encoder_params`` -> the encoder's own keyword arguments. Options
+    left at None are not passed, so simple encoders need not accept them.
+
+    Raises:
+        ConfigError: Invalid values, or options the encoder does not support.
+    """
+    for arg, value in (("in_channels", in_channels), ("encoder_depth", depth)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{arg} must be an int >= 1, got {value!r}")
+    if params is not None and not isinstance(params, dict):
+        raise ConfigError(f"encoder_params must be a dict, got {type(params).__name__}")
+    kwargs: dict[str, Any] = {"in_channels": in_channels, "depth": depth, "weights": weights}
+    if output_stride is not None:
+        kwargs["output_stride"] = output_stride
+    if indices is not None:
+        kwargs["indices"] = indices
+    if channels is not None:
+        kwargs["channels"] = channels
+    clash = set(kwargs) & set(params or {})
+    if clash:
+        raise ConfigError(f"encoder_params must not repeat {sorted(clash)}; use the model's encoder_* arguments")
+    kwargs.update(params or {})
+    return create_encoder(encoder_name, **kwargs)
+
+
+def list_encoders(pattern: str | None = None) -> list[str]:
+    """List encoder names, optionally filtered by an fnmatch pattern (``"resnet*"``)."""
+    return registry("encoders").names(pattern)
+
+
+def list_architectures(pattern: str | None = None) -> list[str]:
+    """List architecture names, optionally filtered by an fnmatch pattern."""
+    return registry("architectures").names(pattern)
+
+
+def list_datasets(pattern: str | None = None) -> list[str]:
+    """List dataset names, optionally filtered by an fnmatch pattern."""
+    return registry("datasets").names(pattern)
+
+
+def list_losses(pattern: str | None = None) -> list[str]:
+    """List loss names, optionally filtered by an fnmatch pattern."""
+    return registry("losses").names(pattern)

@@ -1,0 +1,264 @@
+"""The base class of every segmentation model: :class:`SegmentationModel`."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seg_core.errors import InputShapeError, faq_link
+
+__all__ = ["SegmentationModel", "is_tracing"]
+
+_AXES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def is_tracing() -> bool:
+    """True under ``torch.jit`` tracing/scripting, ``torch.compile``/``torch.export`` or ONNX export."""
+    compiler = getattr(torch, "compiler", None)
+    if compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling():
+        return True
+    if torch.jit.is_scripting() or torch.jit.is_tracing():
+        return True
+    onnx = getattr(torch, "onnx", None)
+    return bool(onnx is not None and hasattr(onnx, "is_in_onnx_export") and onnx.is_in_onnx_export())
+
+
+def _record_init(init: Any) -> Any:
+    @functools.wraps(init)
+    def wrapper(self: SegmentationModel, *args: Any, **kwargs: Any) -> None:
+        depth = self.__dict__.get("_seg_init_depth", 0)
+        object.__setattr__(self, "_seg_init_depth", depth + 1)
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, "_seg_init_depth", depth)
+        if depth == 0:
+            bound = inspect.signature(init).bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            config: dict[str, Any] = {}
+            for name, value in list(bound.arguments.items())[1:]:
+                param = inspect.signature(init).parameters[name]
+                if param.kind is inspect.Parameter.VAR_KEYWORD:
+                    config.update(value)
+                elif param.kind is not inspect.Parameter.VAR_POSITIONAL:
+                    config[name] = value
+            object.__setattr__(self, "_init_config", config)
+
+    return wrapper
+
+
+class SegmentationModel(nn.Module):
+    """Encoder, decoder, segmentation head and optional classification head.
+
+    Subclasses build ``self.encoder`` (an :class:`~seg_core.EncoderMixin`),
+    ``self.decoder`` (called with the encoder's list of maps),
+    ``self.segmentation_head`` and ``self.classification_head`` (or None), then
+    call :meth:`initialize`. The constructor arguments are recorded
+    automatically for :meth:`save_pretrained`.
+
+    ``forward`` returns the masks, or ``(masks, labels)`` when an aux
+    classification head exists (smp's convention).
+
+    Class attributes:
+        architecture_name: Registry name used by :func:`seg_core.from_pretrained`.
+        requires_divisible_input_shape: Whether inputs must divide by the output stride.
+    """
+
+    architecture_name: ClassVar[str | None] = None
+    requires_divisible_input_shape: ClassVar[bool] = True
+
+    encoder: nn.Module
+    decoder: nn.Module
+    segmentation_head: nn.Module
+    classification_head: nn.Module | None
+    _init_config: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _record_init(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.classification_head = None
+        self.input_padding = False
+        self._encoder_frozen = False
+        self._pad_value = 0.0
+
+    # -- construction helpers -------------------------------------------------
+    def initialize(self) -> None:
+        """Initialise decoder and heads (the same scheme for every architecture)."""
+        from seg_core.init import initialize_decoder, initialize_head
+
+        initialize_decoder(self.decoder)
+        initialize_head(self.segmentation_head)
+        if self.classification_head is not None:
+            initialize_head(self.classification_head)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments this model was built with."""
+        return dict(getattr(self, "_init_config", {}))
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 for images, 3 for volumes (from the encoder)."""
+        return int(getattr(self.encoder, "spatial_dims", 2))
+
+    @property
+    def input_divisor(self) -> tuple[int, ...]:
+        """Per-axis number that input sizes must be divisible by."""
+        axis = getattr(self.encoder, "axis_reductions", None)
+        if axis:
+            return tuple(int(v) for v in axis[-1])
+        stride = int(getattr(self.encoder, "output_stride", 32))
+        return (stride,) * self.spatial_dims
+
+    @property
+    def min_input_size(self) -> tuple[int, ...]:
+        """Smallest per-axis input size the model accepts (decoders may raise it)."""
+        return tuple(1 for _ in range(self.spatial_dims))
+
+    # -- input checks ------------------------------------------------------------
+    def check_input_shape(self, x: torch.Tensor) -> None:
+        """Raise :class:`~seg_core.errors.InputShapeError` if ``x`` cannot be processed.
+
+        The message names the nearest valid padded size. Skipped while tracing,
+        compiling or exporting.
+        """
+        dims = self.spatial_dims
+        if x.dim() != dims + 2:
+            layout = "(N, C, " + ", ".join(a[0].upper() for a in _AXES[dims]) + ")"
+            raise InputShapeError(f"expected a {dims + 2}D input {layout}, got shape {tuple(x.shape)}")
+        in_channels = int(getattr(self.encoder, "in_channels", x.shape[1]))
+        if x.shape[1] != in_channels:
+            raise InputShapeError(
+                f"input has {x.shape[1]} channels but the model was built with in_channels={in_channels}; "
+                f"see {faq_link('more-than-3-input-channels')}"
+            )
+        sizes = [int(s) for s in x.shape[2:]]
+        names = _AXES[dims]
+        small = [(n, s, m) for n, s, m in zip(names, sizes, self.min_input_size) if s < m]
+        if small:
+            need = ", ".join(f"{n} >= {m}" for n, _, m in small)
+            raise InputShapeError(f"input is too small for this model: needs {need}, got {tuple(sizes)}")
+        if not self.requires_divisible_input_shape or self.input_padding:
+            return
+        divisor = self.input_divisor
+        if all(s % d == 0 for s, d in zip(sizes, divisor)):
+            return
+        padded = tuple(math.ceil(s / d) * d for s, d in zip(sizes, divisor))
+        got = ", ".join(f"{n}={s}" for n, s in zip(names, sizes))
+        div = divisor[0] if len(set(divisor)) == 1 else divisor
+        raise InputShapeError(
+            f"Wrong input shape {got}: each spatial size must be divisible by {div} "
+            f"(the encoder's output stride). Pad the input to {padded}, or call "
+            f"model.predict(x, pad=True) / build the model with input_padding=True to pad "
+            f"and crop automatically. See {faq_link('input-size-not-divisible-by-32')}"
+        )
+
+    def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
+        sizes = tuple(int(s) for s in x.shape[2:])
+        targets = [max(math.ceil(s / d) * d, m) for s, d, m in zip(sizes, self.input_divisor, self.min_input_size)]
+        if list(sizes) == targets:
+            return x, sizes
+        pad: list[int] = []
+        for s, t in zip(reversed(sizes), reversed(targets)):
+            pad += [0, t - s]
+        return F.pad(x, pad, value=self._pad_value), sizes
+
+    # -- forward -----------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> Any:
+        """Run encoder, decoder and heads.
+
+        Returns:
+            Masks ``(N, classes, *spatial)``, or ``(masks, labels)`` with an aux head.
+        """
+        crop: tuple[int, ...] | None = None
+        if self.input_padding:
+            x, crop = self._pad(x)
+        if not is_tracing():
+            self.check_input_shape(x)
+        features = self.encoder(x)
+        decoder_output = self.decoder(features)
+        masks = self.segmentation_head(decoder_output)
+        if crop is not None and tuple(masks.shape[2:]) != crop:
+            masks = masks[(..., *[slice(0, s) for s in crop])]
+        if self.classification_head is not None:
+            labels = self.classification_head(features[-1])
+            return masks, labels
+        return masks
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, pad: bool = False) -> Any:
+        """Inference: eval mode and ``torch.inference_mode``, then the previous mode is restored.
+
+        Args:
+            x: Input batch.
+            pad: Pad to a valid size internally and crop the output back, so any size works.
+
+        Returns:
+            What ``forward`` returns.
+        """
+        was_training = self.training
+        previous_padding = self.input_padding
+        self.eval()
+        try:
+            self.input_padding = previous_padding or pad
+            with torch.inference_mode():
+                return self(x)
+        finally:
+            self.input_padding = previous_padding
+            self.train(was_training)
+
+    # -- freezing ------------------------------------------------------------------
+    def freeze_encoder(self) -> None:
+        """Stop training the encoder: no gradients, and norm statistics frozen (survives ``train()``)."""
+        for param in self.encoder.parameters():
+            param.requires_grad_(False)
+        self._encoder_frozen = True
+        self._freeze_encoder_norms()
+
+    def unfreeze_encoder(self) -> None:
+        """Undo :meth:`freeze_encoder`."""
+        for param in self.encoder.parameters():
+            param.requires_grad_(True)
+        self._encoder_frozen = False
+        self.encoder.train(self.training)
+
+    @property
+    def encoder_frozen(self) -> bool:
+        """Whether :meth:`freeze_encoder` is in effect."""
+        return bool(self._encoder_frozen)
+
+    def _freeze_encoder_norms(self) -> None:
+        for module in self.encoder.modules():
+            if isinstance(module, (nn.modules.batchnorm._NormBase,)):
+                module.eval()
+
+    def train(self, mode: bool = True) -> SegmentationModel:
+        """Set training mode; a frozen encoder keeps its norm layers in eval mode."""
+        super().train(mode)
+        if self._encoder_frozen:
+            self._freeze_encoder_norms()
+        return self
+
+    # -- persistence ---------------------------------------------------------------
+    def save_pretrained(self, directory: Any) -> None:
+        """Write ``config.json`` and ``model.safetensors`` to ``directory`` (atomically).
+
+        See :func:`seg_core.save_pretrained`.
+        """
+        from seg_core.checkpoint import save_pretrained
+
+        save_pretrained(self, directory)
+
+    def extra_repr(self) -> str:
+        return f"architecture={self.architecture_name!r}" if self.architecture_name else ""
+

@@ -1,0 +1,3 @@
+"""seg-decoders's plugin hook module (light: imports neither torch nor heavy dependencies)."""
+
+from __future__ import annotations
