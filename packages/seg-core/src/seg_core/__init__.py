@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     # registry and plugins (no torch)
-    "registry": "seg_core.plugins",
+    "get_registry": "seg_core.plugins",
     "get_plugin_manager": "seg_core.plugins",
     "Registry": "seg_core.registry",
     "Provider": "seg_core.registry",
@@ -97,6 +97,6 @@ if TYPE_CHECKING:
     from seg_core.heads import ClassificationHead, SegmentationHead
     from seg_core.layers import get_norm
     from seg_core.model import SegmentationModel
-    from seg_core.plugins import get_plugin_manager, registry
+    from seg_core.plugins import get_plugin_manager, get_registry
     from seg_core.pyramid import FeatureLevel, FeaturePyramidAdapter, check_pyramid
     from seg_core.registry import Provider, Registry

@@ -11,7 +11,7 @@ from typing import Any
 
 from seg_core._suggest import close_matches
 from seg_core.errors import ConfigError
-from seg_core.plugins import registry
+from seg_core.plugins import get_registry
 
 __all__ = [
     "build_encoder",
@@ -68,7 +68,7 @@ def create_model(arch: str, /, **kwargs: Any) -> Any:
         >>> import seg_core
         >>> model = seg_core.create_model("unet", encoder_name="basic_cnn", classes=3)  # doctest: +SKIP
     """
-    reg = registry("architectures")
+    reg = get_registry("architectures")
     factory = reg.get(arch)
     check_kwargs(factory, kwargs, f"architecture {arch!r}")
     model = factory(**kwargs)
@@ -96,7 +96,7 @@ def create_encoder(name: str, /, **kwargs: Any) -> Any:
         >>> import seg_core
         >>> encoder = seg_core.create_encoder("basic_cnn", depth=4)  # doctest: +SKIP
     """
-    reg = registry("encoders")
+    reg = get_registry("encoders")
     factory = reg.get(name)
     check_kwargs(factory, kwargs, f"encoder {name!r}")
     encoder = factory(**kwargs)
@@ -153,19 +153,19 @@ def build_encoder(
 
 def list_encoders(pattern: str | None = None) -> list[str]:
     """List encoder names, optionally filtered by an fnmatch pattern (``"resnet*"``)."""
-    return registry("encoders").names(pattern)
+    return get_registry("encoders").names(pattern)
 
 
 def list_architectures(pattern: str | None = None) -> list[str]:
     """List architecture names, optionally filtered by an fnmatch pattern."""
-    return registry("architectures").names(pattern)
+    return get_registry("architectures").names(pattern)
 
 
 def list_datasets(pattern: str | None = None) -> list[str]:
     """List dataset names, optionally filtered by an fnmatch pattern."""
-    return registry("datasets").names(pattern)
+    return get_registry("datasets").names(pattern)
 
 
 def list_losses(pattern: str | None = None) -> list[str]:
     """List loss names, optionally filtered by an fnmatch pattern."""
-    return registry("losses").names(pattern)
+    return get_registry("losses").names(pattern)

@@ -90,13 +90,13 @@ def _jsonable(name: str, value: Any) -> Any:
 
 
 def _architecture_name(model: Any) -> str:
-    from seg_core.plugins import registry
+    from seg_core.plugins import get_registry
 
     name = getattr(model, "_seg_registry_name", None) or getattr(model, "architecture_name", None)
-    if name and name in registry("architectures"):
+    if name and name in get_registry("architectures"):
         return str(name)
     cls = type(model)
-    reg = registry("architectures")
+    reg = get_registry("architectures")
     for candidate in reg.names():
         entry = reg._entries.get(candidate.lower())
         if entry is not None and entry.target_path.split(":")[-1] == cls.__qualname__:
@@ -104,7 +104,7 @@ def _architecture_name(model: Any) -> str:
                 return candidate
     raise ConfigError(
         f"{cls.__name__} is not a registered architecture, so it could not be rebuilt from config.json; "
-        f'register it first: seg_core.registry("architectures").add("my_arch", {cls.__name__})'
+        f'register it first: seg_core.get_registry("architectures").add("my_arch", {cls.__name__})'
     )
 
 
@@ -132,14 +132,14 @@ def save_pretrained(model: Any, directory: str | Path) -> Path:
 
     from seg_core import __version__
     from seg_core._safetensors import save_bytes
-    from seg_core.plugins import registry
+    from seg_core.plugins import get_registry
 
     directory = Path(directory)
     arch = _architecture_name(model)
     init_args = {k: _jsonable(k, v) for k, v in model.config.items()}
     if "encoder_weights" in init_args:
         init_args["encoder_weights"] = None
-    arch_source = registry("architectures").source(arch)
+    arch_source = get_registry("architectures").source(arch)
     plugins: dict[str, Any] = {
         "architecture": {"name": arch, "distribution": arch_source.distribution, "version": arch_source.version}
     }

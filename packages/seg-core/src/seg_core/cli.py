@@ -35,9 +35,9 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from seg_core.plugins import registry
+    from seg_core.plugins import get_registry
 
-    names = registry(args.kind).names(args.pattern)
+    names = get_registry(args.kind).names(args.pattern)
     for name in names:
         print(name)
     if not names:
@@ -46,9 +46,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from seg_core.plugins import registry
+    from seg_core.plugins import get_registry
 
-    print(json.dumps(registry(args.kind).info(args.name), indent=2, default=str))
+    print(json.dumps(get_registry(args.kind).info(args.name), indent=2, default=str))
     return 0
 
 

@@ -39,8 +39,7 @@ __all__ = [
     "PluginInfo",
     "PluginManager",
     "get_plugin_manager",
-    "registry",
-]
+    ]
 
 ENTRY_POINT_GROUP = "seg_core.plugins"
 
@@ -327,12 +326,12 @@ def reset_plugin_manager() -> None:
         _manager = None
 
 
-def registry(kind: str) -> Registry:
+def get_registry(kind: str) -> Registry:
     """Return the registry for ``kind`` (``"encoders"``, ``"architectures"``...).
 
     Example:
-        >>> from seg_core import registry
-        >>> "basic_cnn" in registry("encoders")
+        >>> from seg_core import get_registry
+        >>> "basic_cnn" in get_registry("encoders")
         True
 
     Raises:

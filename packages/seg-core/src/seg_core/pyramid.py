@@ -388,7 +388,11 @@ def check_pyramid(
                 f"{consumer}: reductions {list(reductions)} are not a pyramid (level {i} is not a multiple of "
                 f"level {i - 1}); wrap the backbone with FeaturePyramidAdapter"
             )
-        if cur == prev and cur != reductions[-1]:
+        if cur != prev:
+            continue
+        start = min(j for j in range(1, i + 1) if reductions[j] == reductions[j - 1])  # first repeat
+        dilated_tail = cur == reductions[-1] and all(reductions[j] == 2**j for j in range(start))
+        if not dilated_tail:
             raise IncompatibleEncoderError(
                 f"{consumer}: reductions {list(reductions)} repeat stride {cur} before the deepest level; "
                 "equal-stride maps (plain ViTs) need the ViT adapter or FeaturePyramidAdapter to form a pyramid"

@@ -8,8 +8,8 @@ creates names on demand instead of thousands of entries.
 Nothing here imports torch: names can be listed without paying for it.
 
 Example:
-    >>> from seg_core import registry
-    >>> encoders = registry("encoders")
+    >>> from seg_core import get_registry
+    >>> encoders = get_registry("encoders")
     >>> encoders.add("my_encoder", "my_package.encoders:MyEncoder", description="mine")
     >>> "my_encoder" in encoders
     True
@@ -303,8 +303,8 @@ class Registry:
         """Build the component ``name`` with ``kwargs``.
 
         Example:
-            >>> from seg_core import registry
-            >>> enc = registry("encoders").create("basic_cnn", depth=3)  # doctest: +SKIP
+            >>> from seg_core import get_registry
+            >>> enc = get_registry("encoders").create("basic_cnn", depth=3)  # doctest: +SKIP
         """
         return self.get(name)(**kwargs)
 

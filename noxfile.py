@@ -1,0 +1,157 @@
+"""Development sessions. `nox -s tests` runs everything CI runs (all but demo and bench).
+
+Sessions install with uv when available (fast, shared cache). Each `tests-<package>`
+session installs only that package and what it declares, so a forgotten
+dependency fails there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests"]
+nox.options.error_on_missing_interpreters = True
+
+PACKAGES = {
+    "seg-core": "seg_core",
+    "seg-encoders-timm": "seg_encoders_timm",
+    "seg-decoders": "seg_decoders",
+    "seg-data": "seg_data",
+    "seg-train": "seg_train",
+    "seg-3d": "seg_3d",
+}
+# What each session needs besides the package under test (always local paths).
+DEPENDS = {
+    "seg-core": [],
+    "seg-encoders-timm": ["seg-core"],
+    "seg-decoders": ["seg-core"],
+    "seg-data": ["seg-core"],
+    "seg-train": ["seg-core"],
+    "seg-3d": ["seg-core"],
+}
+TEST_TOOLS = ["pytest>=8", "hypothesis>=6"]
+FIXTURE_PLUGINS = ["tests/fixtures/plugins/seg-plugin-good", "tests/fixtures/plugins/seg-plugin-broken", "tests/fixtures/plugins/seg-plugin-rival"]
+
+# The tests each session runs: paths, and paths it ignores. No marker or -k
+# deselection is allowed; tests/integration/test_ci_selection.py checks that
+# together these cover every collected test.
+TEST_SELECTIONS = {
+    "tests-seg-core": {"paths": ["tests/seg_core"], "ignore": []},
+    "tests-seg-encoders-timm": {"paths": ["tests/seg_encoders_timm"], "ignore": []},
+    "tests-seg-decoders": {"paths": ["tests/seg_decoders"], "ignore": []},
+    "tests-seg-data": {"paths": ["tests/seg_data"], "ignore": []},
+    "tests-seg-train": {"paths": ["tests/seg_train"], "ignore": []},
+    "tests-seg-3d": {"paths": ["tests/seg_3d"], "ignore": []},
+    "integration": {"paths": ["tests/integration"], "ignore": ["tests/integration/plugins", "tests/integration/slim"]},
+    "plugins": {"paths": ["tests/integration/plugins"], "ignore": []},
+    "slim": {"paths": ["tests/integration/slim"], "ignore": []},
+}
+ENV = {"SEG_STRICT_PLUGINS": "1", "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
+
+
+def _local(*dists: str) -> list[str]:
+    return [f"./packages/{d}" for d in dists]
+
+
+def _pytest(session: nox.Session, name: str, *extra: str) -> None:
+    selection = TEST_SELECTIONS[name]
+    args = [*selection["paths"]]
+    for path in selection["ignore"]:
+        args.append(f"--ignore={path}")
+    session.run("pytest", *args, *extra, *session.posargs, env=ENV)
+
+
+def _make_package_session(dist: str) -> None:
+    @nox.session(name=f"tests-{dist}")
+    def _session(session: nox.Session) -> None:
+        session.install(*_local(*DEPENDS[dist]), f"./packages/{dist}[test]", *TEST_TOOLS)
+        _pytest(session, f"tests-{dist}")
+
+    _session.__doc__ = f"Install only {dist} (and what it declares) and run its tests."
+
+
+for _dist in PACKAGES:
+    _make_package_session(_dist)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Install the whole workspace and run cross-package tests (incl. the CI-selection meta-test)."""
+    session.install(*_local(*PACKAGES), *TEST_TOOLS)
+    _pytest(session, "integration")
+
+
+@nox.session
+def plugins(session: nox.Session) -> None:
+    """Install the workspace plus fake third-party plugin distributions; test discovery for real."""
+    session.install(*_local(*PACKAGES), *FIXTURE_PLUGINS, *TEST_TOOLS)
+    _pytest(session, "plugins")
+
+
+@nox.session
+def slim(session: nox.Session) -> None:
+    """Install only seg-core and seg-decoders; no timm/torchvision/huggingface_hub may come along."""
+    session.install(*_local("seg-core", "seg-decoders"), "pytest>=8")
+    session.run(
+        "python",
+        "-c",
+        "import importlib.metadata as m, sys\n"
+        "found = []\n"
+        "for d in ('timm', 'torchvision', 'huggingface-hub'):\n"
+        "    try:\n        m.version(d)\n        found.append(d)\n    except m.PackageNotFoundError:\n        pass\n"
+        "if found:\n    sys.exit(f'slim install pulled in {found}')\n"
+        "print('slim: timm, torchvision and huggingface_hub are not installed')",
+    )
+    _pytest(session, "slim")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy on the public packages."""
+    session.install(*_local(*PACKAGES), "mypy>=1.10", "pytest>=8", "hypothesis>=6")
+    session.run("mypy", *[f"packages/{d}/src/{m}" for d, m in PACKAGES.items()])
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly (warnings are errors)."""
+    session.install(*_local(*PACKAGES), "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
+    out = os.path.join(session.create_tmp(), "site")
+    session.run("mkdocs", "build", "--strict", "--site-dir", out)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: build and run a model on the built-in synthetic data."""
+    session.install(*_local(*PACKAGES))
+    session.run("python", "examples/demo.py", *session.posargs, env=ENV)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not part of `tests`): speed and memory, side by side with smp where it applies."""
+    session.install(*_local(*PACKAGES), "pytest>=8")
+    for script in sorted(f for f in os.listdir("benchmarks") if f.startswith("bench_") and f.endswith(".py")):
+        session.run("python", f"benchmarks/{script}", *session.posargs, env=ENV)
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    """Everything CI runs: lint, typecheck, every package's tests, integration, plugins, slim, docs."""
+    for name in ["lint", "typecheck", *[f"tests-{d}" for d in PACKAGES], "integration", "plugins", "slim", "docs"]:
+        session.notify(name)
+    if shutil.which("uv") is None:
+        session.log("uv not found: sessions fall back to virtualenv + pip (slower)")
