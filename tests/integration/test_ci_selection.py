@@ -10,8 +10,9 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +62,10 @@ def test_every_collected_test_is_run_by_some_session() -> None:
 
 def test_every_test_folder_has_a_session() -> None:
     selections = _selections()
-    for folder in sorted(p for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name not in {"fixtures", "__pycache__"}):
+    for folder in sorted(
+        p for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name not in {"fixtures", "__pycache__"}
+    ):
         rel = f"tests/{folder.name}"
-        assert any(rel in s["paths"] or any(p.startswith(rel + "/") for p in s["paths"]) for s in selections.values()), rel
+        assert any(
+            rel in s["paths"] or any(p.startswith(rel + "/") for p in s["paths"]) for s in selections.values()
+        ), rel

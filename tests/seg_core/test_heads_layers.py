@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
-
 from seg_core.activations import get_activation
 from seg_core.errors import ConfigError
 from seg_core.heads import ClassificationHead, SegmentationHead
 from seg_core.layers import LayerNormNd, get_norm, interpolation_mode
+from torch import nn
 
 
 @pytest.mark.parametrize(
@@ -58,7 +57,9 @@ def test_layernorm_normalises_channels_of_nchw() -> None:
 
 
 def test_norm_errors() -> None:
-    with pytest.raises(ConfigError, match="groupnorm with num_groups=32 needs a channel count divisible by it, got 100"):
+    with pytest.raises(
+        ConfigError, match="groupnorm with num_groups=32 needs a channel count divisible by it, got 100"
+    ):
         get_norm("groupnorm", 100)
     assert isinstance(get_norm({"type": "groupnorm", "num_groups": 4}, 100), nn.GroupNorm)
     with pytest.raises(ConfigError, match="unknown norm 'batchnorm2'"):
@@ -79,7 +80,7 @@ def test_interpolation_modes() -> None:
 
 def test_segmentation_head_layout_and_upsampling() -> None:
     head = SegmentationHead(8, 3, activation="sigmoid", upsampling=4)
-    assert [k for k in head.state_dict()] == ["0.weight", "0.bias"]  # smp's key layout
+    assert list(head.state_dict()) == ["0.weight", "0.bias"]  # smp's key layout
     out = head(torch.randn(1, 8, 8, 8))
     assert out.shape == (1, 3, 32, 32) and float(out.min()) >= 0
     head3d = SegmentationHead(8, 2, upsampling=(1, 2, 2), spatial_dims=3)

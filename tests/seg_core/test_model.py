@@ -4,9 +4,8 @@ import json
 import warnings
 
 import pytest
-import torch
-
 import seg_core
+import torch
 from seg_core.errors import CheckpointError, ConfigError, InputShapeError, UnknownNameError
 
 from ._tiny_arch import TinyArch
@@ -72,7 +71,10 @@ def test_freeze_encoder_survives_train(arch) -> None:
 
 
 def test_unknown_kwargs_are_errors(arch) -> None:
-    with pytest.raises(ConfigError, match=r"architecture 'tiny_arch' got unexpected argument\(s\) 'clases' \(did you mean 'classes'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"architecture 'tiny_arch' got unexpected argument\(s\) 'clases' \(did you mean 'classes'\?\)",
+    ):
         seg_core.create_model(arch, clases=3)
     with pytest.raises(ConfigError, match="encoder 'basic_cnn' got unexpected argument"):
         seg_core.create_model(arch, encoder_params={"wdths": [8]})
@@ -109,7 +111,11 @@ def test_save_load_round_trip_gives_identical_outputs(arch, tmp_path) -> None:
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["architecture"] == "tiny_arch" and config["format_version"] == 1
     assert config["init_args"]["classes"] == 3 and config["init_args"]["encoder_weights"] is None
-    assert config["plugins"]["encoder"] == {"name": "basic_cnn", "distribution": "seg-core", "version": seg_core.__version__}
+    assert config["plugins"]["encoder"] == {
+        "name": "basic_cnn",
+        "distribution": "seg-core",
+        "version": seg_core.__version__,
+    }
     loaded = seg_core.from_pretrained(tmp_path / "run").eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -132,7 +138,10 @@ def test_reload_never_downloads_encoder_weights(arch, tmp_path) -> None:
 
 def test_changed_head_size_strict_reports_size_mismatch(arch, tmp_path) -> None:
     seg_core.create_model(arch, classes=3).save_pretrained(tmp_path / "run")
-    with pytest.raises(CheckpointError, match=r"size mismatch for segmentation_head.0.weight: file has \[3, 8, 3, 3\], model has \[5, 8, 3, 3\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"size mismatch for segmentation_head.0.weight: file has \[3, 8, 3, 3\], model has \[5, 8, 3, 3\]",
+    ):
         seg_core.from_pretrained(tmp_path / "run", classes=5)
     with pytest.warns(UserWarning, match="re-initialised keys.*segmentation_head.0.bias, segmentation_head.0.weight"):
         model = seg_core.from_pretrained(tmp_path / "run", classes=5, strict=False)

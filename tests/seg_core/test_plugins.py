@@ -8,7 +8,6 @@ import textwrap
 import warnings
 
 import pytest
-
 from seg_core.errors import PluginError, SegPluginWarning
 from seg_core.plugins import FIRST_PARTY, PluginManager, get_plugin_manager, get_registry
 
@@ -57,7 +56,12 @@ def test_discovery_of_a_third_party_distribution(make_dist) -> None:
     make_dist("acme-seg", "1.4.0", {"acme": "acme_seg.hooks"}, GOOD)
     manager = _manager()
     plugin = next(p for p in manager.plugins() if p.name == "acme")
-    assert (plugin.distribution, plugin.version, plugin.status, plugin.builtin) == ("acme-seg", "1.4.0", "loaded", False)
+    assert (plugin.distribution, plugin.version, plugin.status, plugin.builtin) == (
+        "acme-seg",
+        "1.4.0",
+        "loaded",
+        False,
+    )
     assert "acme_seg.impl" not in sys.modules  # listing imports only the hook module
     assert manager.registry("encoders").create("acme_encoder", depth=2) == ("acme", {"depth": 2})
     assert manager.registry("losses").info("acme_loss")["version"] == "1.4.0"
@@ -229,3 +233,14 @@ def test_hook_modules_of_installed_plugins_do_not_import_heavy_modules() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_cli_reports_strict_plugin_failure_without_traceback(make_dist, monkeypatch, capsys) -> None:
+    from seg_core.cli import main
+
+    make_dist("broken-seg", "0.3", {"broken": "broken_seg_hooks"}, {"broken_seg_hooks": "raise RuntimeError('boom')\n"})
+    monkeypatch.setenv("SEG_STRICT_PLUGINS", "1")
+    assert main(["plugins"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seg: error: seg plugin 'broken' from broken-seg 0.3 failed while importing: RuntimeError: boom")
+    assert "SEG_STRICT_PLUGINS=1 makes this an error" in err and "was skipped" not in err

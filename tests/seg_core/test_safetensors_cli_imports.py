@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import torch
-
 from seg_core._safetensors import load_file, save_bytes
 from seg_core.cli import main
 from seg_core.errors import CheckpointError
@@ -50,7 +49,8 @@ def test_safetensors_interoperates_with_the_official_package(tmp_path) -> None:
         ((10**6).to_bytes(8, "little") + b"{}", "header claims"),
         ((4).to_bytes(8, "little") + b"nope", "header is not JSON"),
         (
-            (64).to_bytes(8, "little") + json.dumps({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode().ljust(64),
+            (64).to_bytes(8, "little")
+            + json.dumps({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode().ljust(64),
             "does not fit its declared shape",
         ),
     ],
@@ -102,5 +102,7 @@ def test_seg_list_command_imports_no_torch() -> None:
 
 
 def test_seg_console_script_runs() -> None:
-    out = subprocess.run([sys.executable, "-m", "seg_core.cli", "list", "encoders"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "seg_core.cli", "list", "encoders"], capture_output=True, text=True, check=True
+    )
     assert "basic_cnn" in out.stdout

@@ -5,11 +5,10 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-import torch
-from torch import nn
-
 import seg_core
+import torch
 from seg_core import EncoderMixin
+from torch import nn
 
 
 def test_heavy_optional_dependencies_are_absent() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Union
 
 import torch
 from torch import nn
@@ -99,5 +99,3 @@ def get_activation(activation: ActivationSpec) -> nn.Module:
     if callable(activation):
         return _Lambda(activation)
     raise ConfigError(f"activation must be a name, an nn.Module class or instance, or a function; got {activation!r}")
-
-

@@ -88,7 +88,9 @@ class BasicCNNEncoder(nn.Module, EncoderMixin):
         for s in per_level:
             axis.append(tuple(a * b for a, b in zip(axis[-1], s)))
         self._axis_reductions = axis
-        self._out_channels = [3] + [0 if (stem_stride == 4 and i == 0) else int(w) for i, w in enumerate(widths[:depth])]
+        self._out_channels = [3] + [
+            0 if (stem_stride == 4 and i == 0) else int(w) for i, w in enumerate(widths[:depth])
+        ]
         self._first_conv = "stages.0.0"
 
         stages: list[nn.Module] = []
@@ -138,7 +140,8 @@ class BasicCNNEncoder(nn.Module, EncoderMixin):
     def get_stages(self) -> dict[int, Sequence[nn.Module]]:
         """Stage modules by the reduction they end at."""
         offset = 1 if self._stem_stride == 2 else 2
-        return {max(self._axis_reductions[i + offset]): [stage] for i, stage in enumerate(self.stages)}
+        axis = self.axis_reductions
+        return {max(axis[i + offset]): [stage] for i, stage in enumerate(self.stages)}
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         features = [x]

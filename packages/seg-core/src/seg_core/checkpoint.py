@@ -55,9 +55,7 @@ class LoadReport:
 
     def describe(self) -> str:
         """Human-readable summary, one line per problem."""
-        lines = [
-            f"size mismatch for {key}: file has {list(a)}, model has {list(b)}" for key, a, b in self.mismatched
-        ]
+        lines = [f"size mismatch for {key}: file has {list(a)}, model has {list(b)}" for key, a, b in self.mismatched]
         if self.missing:
             lines.append("missing in file: " + ", ".join(self.missing))
         if self.unexpected:
@@ -99,9 +97,8 @@ def _architecture_name(model: Any) -> str:
     reg = get_registry("architectures")
     for candidate in reg.names():
         entry = reg._entries.get(candidate.lower())
-        if entry is not None and entry.target_path.split(":")[-1] == cls.__qualname__:
-            if entry.load() is cls:
-                return candidate
+        if entry is not None and entry.target_path.split(":")[-1] == cls.__qualname__ and entry.load() is cls:
+            return candidate
     raise ConfigError(
         f"{cls.__name__} is not a registered architecture, so it could not be rebuilt from config.json; "
         f'register it first: seg_core.get_registry("architectures").add("my_arch", {cls.__name__})'
@@ -165,7 +162,9 @@ def save_pretrained(model: Any, directory: str | Path) -> Path:
         "torch_version": torch.__version__,
     }
     state = model.state_dict()  # tied tensors are written once per key: save_bytes copies bytes
-    atomic_write_bytes(directory / WEIGHTS_NAME, save_bytes(state, {"format": "pt", "seg_format_version": str(FORMAT_VERSION)}))
+    atomic_write_bytes(
+        directory / WEIGHTS_NAME, save_bytes(state, {"format": "pt", "seg_format_version": str(FORMAT_VERSION)})
+    )
     atomic_write_bytes(directory / CONFIG_NAME, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
     return directory
 

@@ -16,7 +16,7 @@ from seg_core.errors import SegError
 __all__ = ["main"]
 
 
-def _table(rows: list[tuple[str, ...]], head: tuple[str, ...]) -> str:
+def _table(rows: Sequence[tuple[str, ...]], head: tuple[str, ...]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join([fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows])
@@ -41,7 +41,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name in names:
         print(name)
     if not names:
-        print(f"no {args.kind} match {args.pattern!r}" if args.pattern else f"no {args.kind} registered", file=sys.stderr)
+        print(
+            f"no {args.kind} match {args.pattern!r}" if args.pattern else f"no {args.kind} registered", file=sys.stderr
+        )
     return 0
 
 
@@ -86,12 +88,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seg`` console script."""
-    parser, _ = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
     try:
+        parser, _ = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
         return int(args.func(args) or 0)
     except SegError as exc:
         print(f"seg: error: {exc}", file=sys.stderr)

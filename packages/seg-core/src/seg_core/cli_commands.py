@@ -23,7 +23,7 @@ def _resolve(target: Callable[..., Any] | str) -> Callable[..., Any]:
     obj: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         obj = getattr(obj, part)
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 @dataclass

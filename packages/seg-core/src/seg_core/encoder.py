@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -169,7 +170,7 @@ class EncoderMixin:
             raise ConfigError(f"{name}: every reduction needs one value per spatial axis ({self.spatial_dims})")
         if any(v != 1 for v in axis[0]):
             raise ConfigError(f"{name}: level 0 is the input itself, its reduction must be 1, got {axis[0]}")
-        for prev, cur in zip(axis, axis[1:]):
+        for prev, cur in itertools.pairwise(axis):
             if any(c < p or c % p for p, c in zip(prev, cur)):
                 raise ConfigError(
                     f"{name}: each reduction must be a multiple of the previous one, got {self.reductions}"

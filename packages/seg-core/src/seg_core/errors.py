@@ -62,7 +62,10 @@ class UnknownNameError(SegError, KeyError):
             message += " Did you mean: " + ", ".join(repr(s) for s in self.suggestions) + "?"
         if install_hint:
             message += f" {name!r} is provided by {install_hint}: pip install {install_hint}"
-        message += f" (see `seg list {kind}` for all registered names)"
+        if kind == "registry kinds":
+            message += " (plugins may add kinds; `seg plugins` shows what is installed)"
+        else:
+            message += f" (see `seg list {kind}` for all registered names)"
         super().__init__(message)
 
     def __str__(self) -> str:  # KeyError would repr() the message

@@ -98,7 +98,9 @@ class ClassificationHead(nn.Sequential):
         super().__init__(pool, nn.Flatten(), drop, nn.Linear(in_channels, classes), get_activation(activation))
 
     @classmethod
-    def from_aux_params(cls, in_channels: int, aux_params: dict[str, object], spatial_dims: int = 2) -> ClassificationHead:
+    def from_aux_params(
+        cls, in_channels: int, aux_params: dict[str, object], spatial_dims: int = 2
+    ) -> ClassificationHead:
         """Build from smp-style ``aux_params``, rejecting unknown keys by name."""
         allowed = {"classes", "pooling", "dropout", "activation"}
         unknown = set(aux_params) - allowed

@@ -121,5 +121,3 @@ def seg_cli_commands(commands: CommandRegistrar) -> None:
     ``setup(parser)`` adds arguments, ``run(args) -> int`` executes. Both may be
     lazy strings so that ``seg --help`` imports nothing heavy.
     """
-
-

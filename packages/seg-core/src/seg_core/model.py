@@ -189,7 +189,8 @@ class SegmentationModel(nn.Module):
         decoder_output = self.decoder(features)
         masks = self.segmentation_head(decoder_output)
         if crop is not None and tuple(masks.shape[2:]) != crop:
-            masks = masks[(..., *[slice(0, s) for s in crop])]
+            index = (Ellipsis, *[slice(0, s) for s in crop])
+            masks = masks[index]
         if self.classification_head is not None:
             labels = self.classification_head(features[-1])
             return masks, labels
@@ -261,4 +262,3 @@ class SegmentationModel(nn.Module):
 
     def extra_repr(self) -> str:
         return f"architecture={self.architecture_name!r}" if self.architecture_name else ""
-

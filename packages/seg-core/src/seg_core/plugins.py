@@ -39,7 +39,7 @@ __all__ = [
     "PluginInfo",
     "PluginManager",
     "get_plugin_manager",
-    ]
+]
 
 ENTRY_POINT_GROUP = "seg_core.plugins"
 
@@ -133,14 +133,11 @@ class PluginManager:
     def _broken(self, info: PluginInfo, stage: str, exc: BaseException) -> None:
         info.status = "failed"
         info.error = f"{type(exc).__name__}: {exc}"
-        message = (
-            f"seg plugin {info.name!r} from {info.distribution} {info.version} failed while "
-            f"{stage} and was skipped: {info.error}. Disable it with "
-            f"SEG_DISABLED_PLUGINS={info.name} (or `pip uninstall {info.distribution}`); "
-            "set SEG_STRICT_PLUGINS=1 to make this an error."
-        )
+        head = f"seg plugin {info.name!r} from {info.distribution} {info.version} failed while {stage}"
+        remedy = f"Disable it with SEG_DISABLED_PLUGINS={info.name} (or `pip uninstall {info.distribution}`)"
         if self.strict:
-            raise PluginError(message) from exc
+            raise PluginError(f"{head}: {info.error}. {remedy}; SEG_STRICT_PLUGINS=1 makes this an error.") from exc
+        message = f"{head} and was skipped: {info.error}. {remedy}; set SEG_STRICT_PLUGINS=1 to make this an error."
         warnings.warn(message, SegPluginWarning, stacklevel=4)
 
     # -- discovery -------------------------------------------------------------
@@ -200,7 +197,7 @@ class PluginManager:
         ep = metadata.EntryPoint(name=info.name, value=info.module, group=self.group)
         try:
             module = ep.load()
-        except BaseException as exc:  # noqa: BLE001 - any import failure is the plugin's
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             self._broken(info, "importing", exc)
@@ -234,7 +231,12 @@ class PluginManager:
             registrars: list[Registrar] = []
             commands = CommandRegistrar(plugin=f"{info.distribution} ({info.name})")
 
-            def run(info: PluginInfo = info, module: Any = module) -> None:
+            def run(
+                info: PluginInfo = info,
+                module: Any = module,
+                registrars: list[Registrar] = registrars,
+                commands: CommandRegistrar = commands,
+            ) -> None:
                 for kind in self.registries.kinds():
                     hook = _KIND_HOOKS.get(kind)
                     reg = Registrar(self.registries[kind], info.source)

@@ -80,7 +80,9 @@ def _nearest_pow2(value: float) -> int:
     return 2 ** max(0, round(math.log2(value)))
 
 
-def plan_pyramid(reductions: Sequence[int], depth: int, indices: IndicesSpec = "first") -> tuple[int, list[int], list[int]]:
+def plan_pyramid(
+    reductions: Sequence[int], depth: int, indices: IndicesSpec = "first"
+) -> tuple[int, list[int], list[int]]:
     """Decide which backbone maps feed which pyramid level.
 
     Args:
@@ -290,6 +292,7 @@ class FeaturePyramidAdapter(nn.Module, EncoderMixin):
         for level in range(1, self._depth + 1):
             if self._level_source[level] == -1:
                 rows.append(FeatureLevel(None, None, None, None, True, level, 0, 2**level))
+
         def order(row: FeatureLevel) -> tuple[int, int]:
             reduction = row.reduction if row.padded else row.backbone_reduction
             return (int(reduction or 0), -1 if row.index is None else row.index)
@@ -376,11 +379,15 @@ def check_pyramid(
             f"{consumer}: encoder reports {len(out_channels)} channel entries but {len(reductions)} reductions"
         )
     if reductions[0] != 1:
-        raise IncompatibleEncoderError(f"{consumer}: the first map must be the input (reduction 1), got {list(reductions)}")
+        raise IncompatibleEncoderError(
+            f"{consumer}: the first map must be the input (reduction 1), got {list(reductions)}"
+        )
     if depth < min_depth:
         raise IncompatibleEncoderError(f"{consumer} needs encoder_depth >= {min_depth}, the encoder has depth {depth}")
     if max_depth is not None and depth > max_depth:
-        raise IncompatibleEncoderError(f"{consumer} supports encoder_depth <= {max_depth}, the encoder has depth {depth}")
+        raise IncompatibleEncoderError(
+            f"{consumer} supports encoder_depth <= {max_depth}, the encoder has depth {depth}"
+        )
     for i in range(1, len(reductions)):
         prev, cur = reductions[i - 1], reductions[i]
         if cur < prev or cur % prev:

@@ -248,8 +248,7 @@ class Registry:
     def _commit_provider(self, provider: Provider, source: Source) -> None:
         if not isinstance(provider, Provider):
             raise ConfigError(
-                f"{provider!r} is not a Provider: it needs a `name` and the methods "
-                "names(), has(), create() and info()"
+                f"{provider!r} is not a Provider: it needs a `name` and the methods names(), has(), create() and info()"
             )
         self._providers.append(_ProviderSlot(provider, source))
 
@@ -373,9 +372,7 @@ def _warn_conflict(message: str) -> None:
     warnings.warn(message, SegPluginWarning, stacklevel=3)
 
 
-def _make_entry(
-    kind: str, name: str, target: Callable[..., Any] | str, source: Source, info: dict[str, Any]
-) -> Entry:
+def _make_entry(kind: str, name: str, target: Callable[..., Any] | str, source: Source, info: dict[str, Any]) -> Entry:
     if not isinstance(name, str) or not name or name != name.strip():
         raise ConfigError(f"{kind[:-1]} names must be non-empty strings without spaces around, got {name!r}")
     if isinstance(target, str):
@@ -454,9 +451,7 @@ class Registries:
         try:
             return self._by_kind[kind]
         except KeyError:
-            raise UnknownNameError(
-                "registry kinds", kind, close_matches(kind, list(self._by_kind))
-            ) from None
+            raise UnknownNameError("registry kinds", kind, close_matches(kind, list(self._by_kind))) from None
 
     def __contains__(self, kind: object) -> bool:
         return kind in self._by_kind

@@ -133,7 +133,9 @@ def check_encoder(
         with torch.no_grad():
             feats = enc(x)
         _check_pyramid_outputs(what, enc, x, feats)
-        report.checks.append(f"depth {depth}: {enc.depth + 1} maps, channels {enc.out_channels}, reductions {enc.reductions}")
+        report.checks.append(
+            f"depth {depth}: {enc.depth + 1} maps, channels {enc.out_channels}, reductions {enc.reductions}"
+        )
         last = enc
     for n in in_channels:
         what = f"encoder {name!r} in_channels={n}"
@@ -167,15 +169,25 @@ def check_encoder(
     else:
         report.skipped.append("dilation (not supported)")
 
-    _smoke_compile_export(f"encoder {name!r}", last, caps.compilable and check_compile, caps.exportable and check_export, input_size, report)
+    _smoke_compile_export(
+        f"encoder {name!r}",
+        last,
+        caps.compilable and check_compile,
+        caps.exportable and check_export,
+        input_size,
+        report,
+    )
     return report
 
 
-def _smoke_compile_export(what: str, module: nn.Module, compile_: bool, export: bool, input_size: Any, report: Any) -> None:
-    divisor = getattr(module, "input_divisor", None) or [max(r) for r in zip(*module.axis_reductions)]  # type: ignore[attr-defined]
-    minimum = getattr(module, "min_input_size", None)
+def _smoke_compile_export(
+    what: str, module: nn.Module, compile_: bool, export: bool, input_size: Any, report: Any
+) -> None:
+    target: Any = module
+    divisor = getattr(target, "input_divisor", None) or [max(r) for r in zip(*target.axis_reductions)]
+    minimum = getattr(target, "min_input_size", None)
     size = _valid_size(input_size, divisor, minimum)
-    in_ch = module.encoder.in_channels if hasattr(module, "encoder") else module.in_channels  # type: ignore[attr-defined]
+    in_ch = int(target.encoder.in_channels if hasattr(target, "encoder") else target.in_channels)
     x = torch.randn(1, in_ch, *size)
     module.eval()
     with torch.no_grad():
@@ -280,7 +292,9 @@ def check_architecture(
             unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
             if unused:
                 raise _fail(what, f"parameters never receive a gradient (build only what is used): {unused[:8]}")
-        report.checks.append(f"depth {depth}: shape {[classes, *size]}, batches {list(batch_sizes)} train + backward, all params used")
+        report.checks.append(
+            f"depth {depth}: shape {[classes, *size]}, batches {list(batch_sizes)} train + backward, all params used"
+        )
         model.train()
         odd = [s + 3 for s in size]
         pred = model.predict(torch.randn(1, in_ch, *odd), pad=True)
