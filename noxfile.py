@@ -35,7 +35,11 @@ DEPENDS = {
     "seg-3d": ["seg-core"],
 }
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6"]
-FIXTURE_PLUGINS = ["tests/fixtures/plugins/seg-plugin-good", "tests/fixtures/plugins/seg-plugin-broken", "tests/fixtures/plugins/seg-plugin-rival"]
+FIXTURE_PLUGINS = [
+    "tests/fixtures/plugins/seg-plugin-good",
+    "tests/fixtures/plugins/seg-plugin-broken",
+    "tests/fixtures/plugins/seg-plugin-rival",
+]
 
 # The tests each session runs: paths, and paths it ignores. No marker or -k
 # deselection is allowed; tests/integration/test_ci_selection.py checks that

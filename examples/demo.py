@@ -10,10 +10,9 @@ import argparse
 import tempfile
 import time
 
+import seg_core
 import torch
 import torch.nn.functional as F
-
-import seg_core
 
 
 def _batches(dataset, batch_size: int):
@@ -50,7 +49,11 @@ def main() -> None:
     print(f"dataset: synthetic, {meta.num_classes} classes {list(meta.labels)}, ignore_index={meta.ignore_index}")
 
     model = seg_core.create_model(
-        args.arch, encoder_name=args.encoder, encoder_depth=4, classes=meta.num_classes, decoder_channels=[64, 32, 16, 8]
+        args.arch,
+        encoder_name=args.encoder,
+        encoder_depth=4,
+        classes=meta.num_classes,
+        decoder_channels=[64, 32, 16, 8],
     )
     params = sum(p.numel() for p in model.parameters())
     print(f"model: {args.arch} with {args.encoder}, {params / 1e6:.2f} M parameters")
