@@ -65,7 +65,7 @@ def get_activation(activation: ActivationSpec) -> nn.Module:
     """Build an activation module.
 
     Args:
-        activation: None or ``"identity"``; a name from :data:`ACTIVATION_CHOICES`
+        activation: None or ``"identity"``; a name from `ACTIVATION_CHOICES`
             (softmax variants act on the channel axis); an ``nn.Module`` class
             (instantiated without arguments); an ``nn.Module`` instance (used as is);
             or any function of a tensor.

@@ -54,11 +54,11 @@ def create_model(arch: str, /, **kwargs: Any) -> Any:
     """Build a segmentation model by architecture name (case-insensitive).
 
     Args:
-        arch: Registered architecture (``"unet"``, ``"fpn"``...; see :func:`list_architectures`).
+        arch: Registered architecture (``"unet"``, ``"fpn"``...; see `list_architectures`).
         **kwargs: Constructor arguments (``encoder_name``, ``classes``...).
 
     Returns:
-        A :class:`~seg_core.SegmentationModel`.
+        A `SegmentationModel`.
 
     Raises:
         UnknownNameError: Unknown architecture (with close matches and the package to install).
@@ -81,12 +81,12 @@ def create_encoder(name: str, /, **kwargs: Any) -> Any:
     """Build an encoder by name.
 
     Args:
-        name: Registered encoder (see :func:`list_encoders`).
+        name: Registered encoder (see `list_encoders`).
         **kwargs: ``in_channels``, ``depth``, ``weights``, ``output_stride`` and the
             encoder's own options.
 
     Returns:
-        An ``nn.Module`` implementing :class:`~seg_core.EncoderMixin`.
+        An ``nn.Module`` implementing `EncoderMixin`.
 
     Raises:
         UnknownNameError: Unknown encoder.

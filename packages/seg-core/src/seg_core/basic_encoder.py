@@ -3,7 +3,7 @@
 It needs no extra dependency, works in 2D and 3D, supports any depth 1..5,
 anisotropic per-stage strides, a stride-4 stem (``basic_cnn_s4``, which pads
 level 1 with a zero-channel map like ConvNeXt), dilation and local weight
-files. It is the reference implementation of :class:`~seg_core.EncoderMixin`
+files. It is the reference implementation of `EncoderMixin`
 and a reasonable from-scratch encoder for small datasets.
 """
 
@@ -51,7 +51,7 @@ class BasicCNNEncoder(nn.Module, EncoderMixin):
         stem_stride: 2, or 4 for a ConvNeXt-like stem (level 1 becomes zero-channel).
         strides: Per-level stride, an int or one per axis (e.g. ``(1, 2, 2)`` in 3D).
         spatial_dims: 2 or 3.
-        norm: Norm layer name (see :func:`seg_core.layers.get_norm`).
+        norm: Norm layer name (see `seg_core.layers.get_norm`).
 
     Raises:
         ConfigError: Invalid depth, widths, strides or weights.

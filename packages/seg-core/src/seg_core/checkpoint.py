@@ -21,7 +21,7 @@ from seg_core.errors import CheckpointError, ConfigError
 
 __all__ = ["FORMAT_VERSION", "LoadReport", "from_pretrained", "load_weights", "save_pretrained"]
 
-#: Version of the on-disk format written by :func:`save_pretrained`.
+#: Version of the on-disk format written by `save_pretrained`.
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -112,7 +112,7 @@ def save_pretrained(model: Any, directory: str | Path) -> Path:
     reload never downloads encoder weights again.
 
     Args:
-        model: A :class:`~seg_core.SegmentationModel`.
+        model: A `SegmentationModel`.
         directory: Target folder (created if needed).
 
     Returns:
@@ -180,7 +180,7 @@ def load_weights(model: Any, path: str | Path, *, strict: bool = True) -> LoadRe
             initialised and warn with the re-initialised keys.
 
     Returns:
-        A :class:`LoadReport`.
+        A `LoadReport`.
 
     Raises:
         CheckpointError: Unreadable file, or (strict) keys that do not fit.
@@ -263,16 +263,16 @@ def read_config(directory: str | Path) -> dict[str, Any]:
 
 
 def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **overrides: Any) -> Any:
-    """Rebuild a model saved with :func:`save_pretrained` and load its weights.
+    """Rebuild a model saved with `save_pretrained` and load its weights.
 
     Args:
         name_or_path: The folder (or a Hugging Face Hub repo id when huggingface_hub is installed).
-        strict: See :func:`load_weights`. Use ``strict=False`` with a changed head
+        strict: See `load_weights`. Use ``strict=False`` with a changed head
             size (``classes=5``): the head keys are re-initialised and reported.
         **overrides: Constructor arguments replacing the saved ones.
 
     Returns:
-        The model, with ``model.load_report`` set to the :class:`LoadReport`.
+        The model, with ``model.load_report`` set to the `LoadReport`.
 
     Raises:
         CheckpointError: Missing/corrupt files or (strict) weights that do not fit.

@@ -1,4 +1,4 @@
-"""The encoder contract every backbone implements: :class:`EncoderMixin`."""
+"""The encoder contract every backbone implements: `EncoderMixin`."""
 
 from __future__ import annotations
 
@@ -221,7 +221,7 @@ class EncoderMixin:
     def get_stages(self) -> Mapping[int, Sequence[nn.Module]]:
         """Return the modules of each downsampling stage: ``{stride: [modules]}``.
 
-        Needed by :meth:`make_dilated`, e.g. ``{16: [self.layer3], 32: [self.layer4]}``.
+        Needed by `make_dilated`, e.g. ``{16: [self.layer3], 32: [self.layer4]}``.
         """
         raise NotImplementedError(
             f"{type(self).__name__} does not implement get_stages(), so it cannot be dilated "

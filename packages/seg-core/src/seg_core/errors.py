@@ -1,6 +1,6 @@
 """Exception and warning types raised by seg.
 
-Every error seg raises on bad input derives from :class:`SegError`, and also
+Every error seg raises on bad input derives from `SegError`, and also
 from the built-in exception a caller would naturally catch (``ValueError`` for a
 bad argument, ``KeyError`` for an unknown name), so code written against smp's
 exceptions keeps working.

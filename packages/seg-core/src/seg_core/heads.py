@@ -23,7 +23,7 @@ class SegmentationHead(nn.Sequential):
         in_channels: Decoder output channels.
         out_channels: Number of classes.
         kernel_size: Convolution kernel size (odd).
-        activation: See :func:`seg_core.activations.get_activation`.
+        activation: See `seg_core.activations.get_activation`.
         upsampling: Scale factor (int, or one per axis) applied after the conv.
         spatial_dims: 2 or 3.
         mode: Interpolation mode for the upsampling (``"bilinear"`` = (tri)linear).
@@ -71,7 +71,7 @@ class ClassificationHead(nn.Sequential):
         classes: Number of labels.
         pooling: ``"avg"`` or ``"max"``.
         dropout: Dropout probability before the linear layer (0 disables it).
-        activation: See :func:`seg_core.activations.get_activation`.
+        activation: See `seg_core.activations.get_activation`.
         spatial_dims: 2 or 3.
 
     Raises:

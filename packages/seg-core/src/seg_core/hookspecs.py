@@ -5,7 +5,7 @@ A plugin is a module listed under the entry-point group ``seg_core.plugins``::
     [project.entry-points."seg_core.plugins"]
     my_plugin = "my_package.seg_plugin"
 
-and implements any of the hooks below with :data:`hookimpl`::
+and implements any of the hooks below with `hookimpl`::
 
     from seg_core import hookimpl
 
@@ -18,13 +18,13 @@ Contract for every ``seg_register_*`` hook:
 * The module must stay light: importing it must not import torch, timm or
   torchvision. Register lazy ``"module:attr"`` targets; the heavy import
   happens when a name is created.
-* ``registry`` is a :class:`~seg_core.registry.Registrar` bound to your plugin.
+* ``registry`` is a `Registrar` bound to your plugin.
   What you add is committed when the hook returns; if the hook raises, nothing
   of it is kept and the plugin is reported as broken and skipped (unless
   ``SEG_STRICT_PLUGINS=1``).
 * Names are matched case-insensitively. Registering a name another
   distribution already provides loses (first in sorted distribution order
-  wins, with a :class:`~seg_core.errors.SegPluginWarning`) unless you pass
+  wins, with a `SegPluginWarning`) unless you pass
   ``override=True``; names built into seg's own distributions cannot be
   replaced by a plugin.
 * Return nothing.

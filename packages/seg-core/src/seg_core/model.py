@@ -1,4 +1,4 @@
-"""The base class of every segmentation model: :class:`SegmentationModel`."""
+"""The base class of every segmentation model: `SegmentationModel`."""
 
 from __future__ import annotations
 
@@ -56,17 +56,17 @@ def _record_init(init: Any) -> Any:
 class SegmentationModel(nn.Module):
     """Encoder, decoder, segmentation head and optional classification head.
 
-    Subclasses build ``self.encoder`` (an :class:`~seg_core.EncoderMixin`),
+    Subclasses build ``self.encoder`` (an `EncoderMixin`),
     ``self.decoder`` (called with the encoder's list of maps),
     ``self.segmentation_head`` and ``self.classification_head`` (or None), then
-    call :meth:`initialize`. The constructor arguments are recorded
-    automatically for :meth:`save_pretrained`.
+    call `initialize`. The constructor arguments are recorded
+    automatically for `save_pretrained`.
 
     ``forward`` returns the masks, or ``(masks, labels)`` when an aux
     classification head exists (smp's convention).
 
     Class attributes:
-        architecture_name: Registry name used by :func:`seg_core.from_pretrained`.
+        architecture_name: Registry name used by `seg_core.from_pretrained`.
         requires_divisible_input_shape: Whether inputs must divide by the output stride.
     """
 
@@ -127,7 +127,7 @@ class SegmentationModel(nn.Module):
 
     # -- input checks ------------------------------------------------------------
     def check_input_shape(self, x: torch.Tensor) -> None:
-        """Raise :class:`~seg_core.errors.InputShapeError` if ``x`` cannot be processed.
+        """Raise `InputShapeError` if ``x`` cannot be processed.
 
         The message names the nearest valid padded size. Skipped while tracing,
         compiling or exporting.
@@ -227,7 +227,7 @@ class SegmentationModel(nn.Module):
         self._freeze_encoder_norms()
 
     def unfreeze_encoder(self) -> None:
-        """Undo :meth:`freeze_encoder`."""
+        """Undo `freeze_encoder`."""
         for param in self.encoder.parameters():
             param.requires_grad_(True)
         self._encoder_frozen = False
@@ -235,7 +235,7 @@ class SegmentationModel(nn.Module):
 
     @property
     def encoder_frozen(self) -> bool:
-        """Whether :meth:`freeze_encoder` is in effect."""
+        """Whether `freeze_encoder` is in effect."""
         return bool(self._encoder_frozen)
 
     def _freeze_encoder_norms(self) -> None:
@@ -254,7 +254,7 @@ class SegmentationModel(nn.Module):
     def save_pretrained(self, directory: Any) -> None:
         """Write ``config.json`` and ``model.safetensors`` to ``directory`` (atomically).
 
-        See :func:`seg_core.save_pretrained`.
+        See `seg_core.save_pretrained`.
         """
         from seg_core.checkpoint import save_pretrained
 

@@ -4,13 +4,13 @@ Plugins are modules listed under the entry-point group ``seg_core.plugins``.
 They are discovered on the first registry access, loaded in a deterministic
 order (seg's own distributions first, then third parties sorted by
 distribution name) and asked to register their names through the hooks in
-:mod:`seg_core.hookspecs`.
+`seg_core.hookspecs`.
 
 Environment variables:
 
 * ``SEG_DISABLED_PLUGINS=a,b``: skip plugins by entry-point or distribution name.
 * ``SEG_STRICT_PLUGINS=1``: a broken plugin or a name conflict raises
-  :class:`~seg_core.errors.PluginError` instead of a warning.
+  `PluginError` instead of a warning.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class PluginInfo:
 
     @property
     def source(self) -> Source:
-        """The registry :class:`~seg_core.registry.Source` for this plugin."""
+        """The registry `Source` for this plugin."""
         return Source(self.name, self.distribution, self.version, self.builtin)
 
 
@@ -312,7 +312,7 @@ _manager_lock = threading.Lock()
 
 
 def get_plugin_manager() -> PluginManager:
-    """Return the process-wide :class:`PluginManager` (created on first call)."""
+    """Return the process-wide `PluginManager` (created on first call)."""
     global _manager
     if _manager is None:
         with _manager_lock:

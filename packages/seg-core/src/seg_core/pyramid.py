@@ -3,11 +3,11 @@
 A decoder expects ``depth + 1`` maps at reductions ``1, 2, 4, ..., 2**depth``.
 Backbones give K maps with their own channels and reductions: ConvNeXt starts
 at stride 4, a ViT gives several maps at stride 16, PiT gives 7/14/28.
-:class:`FeaturePyramidAdapter` selects maps, places each at the pyramid level
+`FeaturePyramidAdapter` selects maps, places each at the pyramid level
 of its reduction, pads missing shallow levels with zero-channel maps, resamples
 only maps whose reduction is not a free power of two, and optionally projects
 channels with 1x1 convolutions. Everything it does is reported in
-:attr:`FeaturePyramidAdapter.features_info` and ``features_info_str``: no
+`FeaturePyramidAdapter.features_info` and ``features_info_str``: no
 resampling is silent, and ``out_channels`` always equals what is emitted.
 """
 

@@ -2,7 +2,7 @@
 
 A registry maps names to *targets*: a callable (class or factory) or a lazy
 ``"module:attr"`` string that is imported only when the name is created. Big
-families of names (every timm model) register a :class:`Provider` that lists and
+families of names (every timm model) register a `Provider` that lists and
 creates names on demand instead of thousands of entries.
 
 Nothing here imports torch: names can be listed without paying for it.
@@ -130,7 +130,9 @@ class Provider(Protocol):
     """A family of names created on demand (e.g. every timm backbone).
 
     Implementations must answer ``names`` and ``has`` cheaply; heavy imports
-    belong in ``create``.
+    belong in ``create``. A provider may also define ``examples``: a few small,
+    representative names that conformance tests build (seg's own tests run
+    ``seg_core.testing.check_encoder`` on them).
     """
 
     name: str
@@ -194,7 +196,7 @@ class Registry:
             name: The name; lookups ignore case.
             target: A class/factory, or a lazy ``"module:attr"`` string.
             override: Replace an existing name deliberately.
-            **info: Metadata returned by :meth:`info` (description, capabilities...).
+            **info: Metadata returned by `info` (description, capabilities...).
 
         Raises:
             ConfigError: The name exists and ``override`` is False, or the target is invalid.
@@ -275,7 +277,7 @@ class Registry:
         return None
 
     def entry(self, name: str) -> Entry:
-        """Return the :class:`Entry` of a directly registered name.
+        """Return the `Entry` of a directly registered name.
 
         Raises:
             UnknownNameError: Not registered directly (provider names have no Entry).
@@ -409,11 +411,11 @@ class Registrar:
         override: bool = False,
         **info: Any,
     ) -> None:
-        """Register ``name`` (see :meth:`Registry.add`)."""
+        """Register ``name`` (see `Registry.add`)."""
         self._staged.append(("entry", _make_entry(self.kind, name, target, self._source, info), override))
 
     def add_provider(self, provider: Provider) -> None:
-        """Register a provider of many names (see :class:`Provider`)."""
+        """Register a provider of many names (see `Provider`)."""
         self._staged.append(("provider", provider, False))
 
     def names(self, pattern: str | None = None) -> list[str]:
@@ -433,7 +435,7 @@ class Registrar:
 
 
 class Registries:
-    """All registries, by kind. Plugins may add kinds with :meth:`add_kind`."""
+    """All registries, by kind. Plugins may add kinds with `add_kind`."""
 
     def __init__(self, on_conflict: Callable[[str], None] | None = None) -> None:
         self._on_conflict = on_conflict

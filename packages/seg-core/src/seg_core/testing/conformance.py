@@ -1,4 +1,4 @@
-"""The checks behind :func:`check_encoder` and :func:`check_architecture`."""
+"""The checks behind `check_encoder` and `check_architecture`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _fail(what: str, message: str) -> ConformanceError:
 
 @dataclass
 class EncoderReport:
-    """What :func:`check_encoder` verified (one line per passed check)."""
+    """What `check_encoder` verified (one line per passed check)."""
 
     name: str
     checks: list[str] = field(default_factory=list)
@@ -33,7 +33,7 @@ class EncoderReport:
 
 @dataclass
 class ArchitectureReport:
-    """What :func:`check_architecture` verified."""
+    """What `check_architecture` verified."""
 
     name: str
     checks: list[str] = field(default_factory=list)
@@ -88,7 +88,7 @@ def check_encoder(
     check_export: bool = True,
     **kwargs: Any,
 ) -> EncoderReport:
-    """Check that an encoder follows the :class:`~seg_core.EncoderMixin` contract.
+    """Check that an encoder follows the `EncoderMixin` contract.
 
     Verifies the contract attributes, the number of returned maps, their channels,
     spatial sizes and strides at every depth, changing ``in_channels``, rejecting
@@ -107,7 +107,7 @@ def check_encoder(
         **kwargs: Extra arguments for every build (e.g. ``spatial_dims=3``).
 
     Returns:
-        An :class:`EncoderReport`.
+        An `EncoderReport`.
 
     Raises:
         ConformanceError: The first broken rule, explained.
@@ -235,7 +235,7 @@ def check_architecture(
     check_export: bool = False,
     **kwargs: Any,
 ) -> ArchitectureReport:
-    """Check that an architecture follows the :class:`~seg_core.SegmentationModel` contract.
+    """Check that an architecture follows the `SegmentationModel` contract.
 
     For every depth: output size equals input size and has ``classes`` channels;
     training works at every batch size (batch 1 included) and every trainable
@@ -257,7 +257,7 @@ def check_architecture(
         **kwargs: Extra constructor arguments.
 
     Returns:
-        An :class:`ArchitectureReport`.
+        An `ArchitectureReport`.
 
     Raises:
         ConformanceError: The first broken rule, explained.
