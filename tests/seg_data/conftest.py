@@ -13,6 +13,7 @@ from ._trees import raw_mask, write_image, write_mask
 
 os.environ.setdefault("SEG_STRICT_PLUGINS", "1")
 
+
 @pytest.fixture
 def make_cityscapes(tmp_path: Path) -> Callable[..., Path]:
     def build(nested: bool = False) -> Path:
@@ -22,7 +23,9 @@ def make_cityscapes(tmp_path: Path) -> Callable[..., Path]:
             for k in range(2):
                 stem = f"{city}_00000{k}_000019"
                 write_image(base / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", k)
-                write_mask(base / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png", raw_mask([7, 33, 0, 9, 26, 24]))
+                write_mask(
+                    base / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png", raw_mask([7, 33, 0, 9, 26, 24])
+                )
         return root
 
     return build

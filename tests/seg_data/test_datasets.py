@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ._trees import H, W, raw_mask, write_image, write_mask
-
 from seg_data import create_dataset, list_datasets, resolve_metadata
 from seg_data.errors import DatasetError, LayoutError
+
+from ._trees import H, W, raw_mask, write_image, write_mask
 
 
 def _check_sample(ds, index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     x, y = ds[index]
-    assert x.dtype == torch.float32 and x.shape == (3, H, W) and 0 <= float(x.min()) and float(x.max()) <= 1
+    assert x.dtype == torch.float32 and x.shape == (3, H, W) and float(x.min()) >= 0 and float(x.max()) <= 1
     assert y.dtype == torch.int64 and y.shape == (H, W)
     valid = y[y != ds.metadata.ignore_index]
     assert valid.numel() == 0 or (int(valid.min()) >= 0 and int(valid.max()) < ds.metadata.num_classes)
@@ -207,6 +207,26 @@ def test_synthetic_is_deterministic_and_varied() -> None:
     assert torch.equal(xa, xb) and torch.equal(ya, yb)
     assert xa.shape == (3, 24, 32) and bool((ya[0] == 255).all())
     assert not torch.equal(a[0][1], a[1][1])
-    assert not torch.equal(create_dataset("synthetic", split="val", size=24)[0][0], create_dataset("synthetic", size=24)[0][0])
+    assert not torch.equal(
+        create_dataset("synthetic", split="val", size=24)[0][0], create_dataset("synthetic", size=24)[0][0]
+    )
     labels = torch.cat([a[i][1].flatten() for i in range(3)]).unique().tolist()
     assert len(labels) >= 3 and max(v for v in labels if v != 255) < 5
+
+
+def test_folder_reduce_zero_and_split_subfolders(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    for split in ("train", "val"):
+        write_image(root / "images" / split / "s.png", 0)
+        write_mask(root / "annotations" / split / "s.png", raw_mask([0, 1, 3]))
+    ds = create_dataset("folder", root=root, split="val", num_classes=3, reduce_zero=True)
+    assert ds[0][1].flatten()[:3].tolist() == [255, 0, 2]
+
+
+def test_cityscapes_coarse(make_cityscapes: Callable[..., Path]) -> None:
+    root = make_cityscapes()
+    stem = "aachen_000000_000019"
+    write_mask(root / "gtCoarse" / "train" / "aachen" / f"{stem}_gtCoarse_labelIds.png", raw_mask([8]))
+    write_mask(root / "gtCoarse" / "train" / "aachen" / "aachen_000001_000019_gtCoarse_labelIds.png", raw_mask([8]))
+    ds = create_dataset("cityscapes", root=root, split="train", mode="coarse")
+    assert bool((ds[0][1] == 1).all())

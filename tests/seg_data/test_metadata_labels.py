@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from seg_core.errors import ConfigError
 from seg_data.errors import DatasetError
 from seg_data.labels import (
@@ -120,3 +119,16 @@ def test_mapillary_metadata_from_config() -> None:
     m = mapillary_metadata(cfg)
     assert m.labels == ("A", "B") and m.colors == ((1, 1, 1), (2, 2, 2))
     assert mapillary_metadata(cfg, evaluated_only=False).num_classes == 3
+
+
+def test_register_metadata() -> None:
+    from seg_data import metadata as md
+
+    meta = DatasetMetadata("my_data_for_test", 2, labels=["bg", "fg"])
+    md.register_metadata("my_data_for_test", meta)
+    try:
+        assert resolve_metadata("MY_DATA_FOR_TEST", root="ignored") is meta
+        with pytest.raises(ConfigError, match="already registered"):
+            md.register_metadata("my_data_for_test", meta)
+    finally:
+        md._BUILDERS.pop("my_data_for_test")

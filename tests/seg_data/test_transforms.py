@@ -6,12 +6,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch.utils.data import DataLoader
-from torchvision.transforms import InterpolationMode
-
 from seg_core.errors import ConfigError
 from seg_data import Compose, SegmentationAugment, SegmentationTransform, augment_batch, create_dataset
 from seg_data.transforms import make_generator, seed_worker
+from torch.utils.data import DataLoader
+from torchvision.transforms import InterpolationMode
 
 
 def _pair(h: int = 10, w: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,7 +130,7 @@ def test_augment_keeps_image_and_mask_aligned(
     assert labels <= {0, 1, 2, 3, 4, 255}
     decoded = torch.full_like(y, 255)
     known = (x[0] >= 20) & (x[0] <= 180)
-    decoded[known] = ((x[0][known].long() - 20) // 40)
+    decoded[known] = (x[0][known].long() - 20) // 40
     assert torch.equal(decoded, y)  # filled pixels (0) and original ignore (250) both decode to 255
 
 

@@ -1,7 +1,69 @@
-"""seg data: datasets in their official layouts, metadata, transforms and augmentations, class weights"""
+"""seg data: datasets in their official layouts, metadata, transforms and augmentations, class weights.
+
+Importing ``seg_data`` is cheap; torch-based parts load on first attribute access.
+
+Example:
+    >>> import seg_data
+    >>> ds = seg_data.create_dataset("synthetic", num_samples=2, size=32)
+    >>> seg_data.resolve_metadata("cityscapes").num_classes
+    19
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_LAZY: dict[str, str] = {
+    "create_dataset": "seg_data.api",
+    "list_datasets": "seg_data.api",
+    "DatasetMetadata": "seg_data.metadata",
+    "resolve_metadata": "seg_data.metadata",
+    "register_metadata": "seg_data.metadata",
+    "DatasetError": "seg_data.errors",
+    "LayoutError": "seg_data.errors",
+    "SegmentationDataset": "seg_data.base",
+    "Compose": "seg_data.transforms",
+    "SegmentationTransform": "seg_data.transforms",
+    "SegmentationAugment": "seg_data.transforms",
+    "augment_batch": "seg_data.transforms",
+    "seed_worker": "seg_data.transforms",
+    "make_generator": "seg_data.transforms",
+    "compute_class_weights": "seg_data.class_weights",
+    "overlay": "seg_data.visualize",
+    "save_grid": "seg_data.visualize",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seg_data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from seg_data.api import create_dataset, list_datasets
+    from seg_data.base import SegmentationDataset
+    from seg_data.class_weights import compute_class_weights
+    from seg_data.errors import DatasetError, LayoutError
+    from seg_data.metadata import DatasetMetadata, register_metadata, resolve_metadata
+    from seg_data.transforms import (
+        Compose,
+        SegmentationAugment,
+        SegmentationTransform,
+        augment_batch,
+        make_generator,
+        seed_worker,
+    )
+    from seg_data.visualize import overlay, save_grid
