@@ -1,26 +1,26 @@
 """Class weights from mask histograms (no image decoding), streamed, cached on disk.
 
 Four weightings (``f_c`` = pixel count of class ``c`` over the split, ``m`` = median of the counts of the
-classes that occur):
+classes that occur, ``N`` = total pixel count):
 
-=====================  ==============================================  =========================
-method                 weight of a present class                       reference
-=====================  ==============================================  =========================
-``median_frequency``   ``m / f_c``                                     median-frequency balancing
-``inverse_sqrt``       ``sqrt(m / f_c)``
-``inverse_log``        ``1 / ln(k + f_c / N)`` with ``k = 1.02``, N total  ENet
-``effective_number``   ``(1 - beta) / (1 - beta ** f_c)``, normalized     Cui et al. 2019
-=====================  ==============================================  =========================
+| method | weight of a present class | reference |
+|---|---|---|
+| ``median_frequency`` | ``m / f_c`` | median-frequency balancing |
+| ``inverse_sqrt`` | ``sqrt(m / f_c)`` | |
+| ``inverse_log`` | ``1 / ln(1.02 + f_c / N)`` | ENet |
+| ``effective_number`` | ``(1 - beta) / (1 - beta ** f_c)``, normalized | Cui et al. 2019 |
 
 Classes absent from the data get weight 0 (they contribute no pixels, so the weight only matters if a
 later split contains them; 0 keeps the loss finite), never infinity. Weights of present classes are scaled
 so that their mean is 1.
 
-Example:
-    >>> import torch
-    >>> counts = torch.tensor([100.0, 10.0, 0.0])
-    >>> [round(w, 3) for w in weights_from_counts(counts, "median_frequency").tolist()]
-    [0.182, 1.818, 0.0]
+```python
+>>> import torch
+>>> counts = torch.tensor([100.0, 10.0, 0.0])
+>>> [round(w, 3) for w in weights_from_counts(counts, "median_frequency").tolist()]
+[0.182, 1.818, 0.0]
+
+```
 """
 
 from __future__ import annotations
