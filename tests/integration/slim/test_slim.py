@@ -19,7 +19,7 @@ def test_heavy_optional_dependencies_are_absent() -> None:
 class UserEncoder(nn.Module, EncoderMixin):
     """What a user writes: three strided convs, the EncoderMixin attributes, nothing else."""
 
-    def __init__(self, *, in_channels: int = 3, depth: int = 3, weights=None) -> None:
+    def __init__(self, *, in_channels: int = 3, depth: int = 3, weights=None, output_stride=None) -> None:
         super().__init__()
         if depth != 3:
             raise seg_core.ConfigError(f"UserEncoder supports depth 3 only, got {depth}")
@@ -30,6 +30,11 @@ class UserEncoder(nn.Module, EncoderMixin):
             nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.ReLU())
             for cin, cout in zip(self._out_channels[:-1], self._out_channels[1:])
         )
+        if output_stride is not None:
+            self.make_dilated(output_stride)  # DeepLab/PAN ask for one; EncoderMixin does the work
+
+    def get_stages(self):
+        return {2 ** (i + 1): [conv] for i, conv in enumerate(self.convs)}
 
     def forward(self, x):
         features = [x]

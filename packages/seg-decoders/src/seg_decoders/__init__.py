@@ -1,7 +1,56 @@
-"""seg decoders: Unet, Unet++, MAnet, Linknet, FPN, PSPNet, PAN, DeepLabV3, DeepLabV3+ for 2D and 3D"""
+"""seg decoders: Unet, Unet++, MAnet, Linknet, FPN, PSPNet, PAN, DeepLabV3, DeepLabV3+ for 2D and 3D.
+
+Importing the package is cheap; the model classes load on first access.
+
+Example:
+    >>> import seg_decoders
+    >>> model = seg_decoders.FPN("basic_cnn", classes=2)  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_LAZY: dict[str, str] = {
+    "Unet": "seg_decoders.unet",
+    "UnetPlusPlus": "seg_decoders.unetplusplus",
+    "MAnet": "seg_decoders.manet",
+    "Linknet": "seg_decoders.linknet",
+    "FPN": "seg_decoders.fpn",
+    "PSPNet": "seg_decoders.pspnet",
+    "PAN": "seg_decoders.pan",
+    "DeepLabV3": "seg_decoders.deeplabv3",
+    "DeepLabV3Plus": "seg_decoders.deeplabv3",
+    "check_compatible": "seg_decoders.compatibility",
+    "is_compatible": "seg_decoders.compatibility",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seg_decoders' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from seg_decoders.compatibility import check_compatible, is_compatible
+    from seg_decoders.deeplabv3 import DeepLabV3, DeepLabV3Plus
+    from seg_decoders.fpn import FPN
+    from seg_decoders.linknet import Linknet
+    from seg_decoders.manet import MAnet
+    from seg_decoders.pan import PAN
+    from seg_decoders.pspnet import PSPNet
+    from seg_decoders.unet import Unet
+    from seg_decoders.unetplusplus import UnetPlusPlus

@@ -1,0 +1,385 @@
+"""DeepLabV3 (Chen et al., 2017) and DeepLabV3+ (Chen et al., 2018) for 2D and 3D."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from seg_core.activations import ActivationSpec
+from seg_core.errors import ConfigError
+from seg_core.layers import adaptive_avg_pool, conv
+from torch import nn
+
+from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, check_positive, check_probability
+from seg_decoders._blocks import SafeBatchNorm, SeparableConv, resize, resolve_mode, scale_between
+
+__all__ = ["ASPP", "DeepLabV3", "DeepLabV3Decoder", "DeepLabV3Plus", "DeepLabV3PlusDecoder"]
+
+#: Width of the DeepLabV3+ high-resolution projection (from the paper).
+HIGHRES_CHANNELS = 48
+
+
+def _bn(channels: int) -> nn.Module:
+    return SafeBatchNorm(channels)
+
+
+def check_atrous_rates(rates: Any) -> tuple[int, int, int]:
+    """``decoder_atrous_rates`` must be exactly three ints >= 1."""
+    try:
+        values = tuple(rates)
+    except TypeError:
+        values = ()
+    if len(values) != 3 or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in values):
+        raise ConfigError(f"decoder_atrous_rates must be three ints >= 1 (e.g. (12, 24, 36)), got {rates!r}")
+    return (int(values[0]), int(values[1]), int(values[2]))
+
+
+def check_output_stride(arch: str, value: Any, allowed: Sequence[int]) -> None:
+    """Validate ``encoder_output_stride`` for DeepLab."""
+    if value not in allowed:
+        raise ConfigError(f"{arch} supports encoder_output_stride {list(allowed)}, got {value!r}")
+
+
+class ASPPPooling(nn.Sequential):
+    """Image-level branch: global pooling, 1x1 conv, BatchNorm, ReLU, upsampling back.
+
+    Its BatchNorm is a :class:`~seg_decoders._blocks.SafeBatchNorm` so that batch size 1 trains.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, spatial_dims: int) -> None:
+        super().__init__(
+            adaptive_avg_pool(spatial_dims)(1),
+            conv(spatial_dims)(in_channels, out_channels, kernel_size=1, bias=False),
+            _bn(out_channels),
+            nn.ReLU(),
+        )
+        self.mode = resolve_mode("bilinear", spatial_dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[2:]
+        for module in self:
+            x = module(x)
+        return nn.functional.interpolate(x, size=size, mode=self.mode, align_corners=False)
+
+
+class ASPP(nn.Module):
+    """Atrous spatial pyramid pooling: 1x1 branch, three dilated 3x3 branches, image pooling, projection."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        atrous_rates: Sequence[int],
+        *,
+        spatial_dims: int = 2,
+        separable: bool = False,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        conv_cls = conv(spatial_dims)
+        branches: list[nn.Module] = [
+            nn.Sequential(conv_cls(in_channels, out_channels, 1, bias=False), _bn(out_channels), nn.ReLU())
+        ]
+        for rate in atrous_rates:
+            layer: nn.Module
+            if separable:
+                layer = SeparableConv(
+                    in_channels, out_channels, 3, spatial_dims, padding=rate, dilation=rate, bias=False
+                )
+            else:
+                layer = conv_cls(in_channels, out_channels, 3, padding=rate, dilation=rate, bias=False)
+            branches.append(nn.Sequential(layer, _bn(out_channels), nn.ReLU()))
+        branches.append(ASPPPooling(in_channels, out_channels, spatial_dims))
+        self.convs = nn.ModuleList(branches)
+        self.project = nn.Sequential(
+            conv_cls(5 * out_channels, out_channels, 1, bias=False), _bn(out_channels), nn.ReLU(), nn.Dropout(dropout)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
+
+
+class DeepLabV3Decoder(nn.Module):
+    """ASPP on the deepest map, then 3x3 conv, BatchNorm, ReLU (smp's keys ``aspp``, ``conv``, ``bn``)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        atrous_rates: Sequence[int],
+        *,
+        spatial_dims: int = 2,
+        aspp_separable: bool = False,
+        aspp_dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.aspp = ASPP(
+            in_channels,
+            out_channels,
+            atrous_rates,
+            spatial_dims=spatial_dims,
+            separable=aspp_separable,
+            dropout=aspp_dropout,
+        )
+        self.conv = conv(spatial_dims)(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn = _bn(out_channels)
+        self.relu = nn.ReLU()
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self.relu(self.bn(self.conv(self.aspp(features[-1]))))
+
+
+class _Upsample(nn.Module):
+    """Linear upsampling to the size of a reference map (smp's ``up``: fixed x2/x4)."""
+
+    def __init__(self, factor: Sequence[int], spatial_dims: int) -> None:
+        super().__init__()
+        self.factor = tuple(factor)
+        self.mode = resolve_mode("bilinear", spatial_dims)
+
+    def forward(self, x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        return resize(x, size, self.mode)
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor}, mode={self.mode!r}"
+
+
+class DeepLabV3PlusDecoder(nn.Module):
+    """ASPP + separable conv on the deepest map, upsampled to level 2 (stride 4), fused with its 48-channel projection."""
+
+    def __init__(
+        self,
+        encoder_channels: Sequence[int],
+        axis_reductions: Sequence[Sequence[int]],
+        out_channels: int,
+        atrous_rates: Sequence[int],
+        *,
+        spatial_dims: int = 2,
+        aspp_separable: bool = True,
+        aspp_dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        conv_cls = conv(spatial_dims)
+        depth = len(encoder_channels) - 1
+        self.aspp = nn.Sequential(
+            ASPP(
+                encoder_channels[-1],
+                out_channels,
+                atrous_rates,
+                spatial_dims=spatial_dims,
+                separable=aspp_separable,
+                dropout=aspp_dropout,
+            ),
+            SeparableConv(out_channels, out_channels, 3, spatial_dims, padding=1, bias=False),
+            _bn(out_channels),
+            nn.ReLU(),
+        )
+        self.up = _Upsample(scale_between(axis_reductions, 2, depth), spatial_dims)
+        self.block1 = nn.Sequential(
+            conv_cls(encoder_channels[2], HIGHRES_CHANNELS, 1, bias=False), _bn(HIGHRES_CHANNELS), nn.ReLU()
+        )
+        self.block2 = nn.Sequential(
+            SeparableConv(HIGHRES_CHANNELS + out_channels, out_channels, 3, spatial_dims, padding=1, bias=False),
+            _bn(out_channels),
+            nn.ReLU(),
+        )
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        high = features[2]
+        x = self.up(self.aspp(features[-1]), high.shape[2:])
+        return self.block2(torch.cat([x, self.block1(high)], dim=1))
+
+
+def _common_checks(decoder_channels: Any, atrous_rates: Any, aspp_dropout: Any) -> tuple[int, int, int]:
+    check_positive("decoder_channels", decoder_channels)
+    check_probability("decoder_aspp_dropout", aspp_dropout)
+    return check_atrous_rates(atrous_rates)
+
+
+class DeepLabV3(DecoderModel):
+    """DeepLabV3: a dilated encoder and atrous spatial pyramid pooling, 1x1 head.
+
+    Unlike smp, :meth:`initialize` is called, and batch size 1 trains (the image-pooling
+    BatchNorm falls back to running statistics on a single value per channel).
+
+    Args:
+        encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
+        encoder_depth: Number of encoder levels used.
+        encoder_weights: Pretrained weights name or local file (None: random).
+        encoder_output_stride: 8 (default) or 16; the encoder is dilated beyond it.
+        encoder_indices: Which backbone maps to use (adapter encoders).
+        encoder_channels: Project encoder maps to these widths (adapter encoders).
+        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
+        decoder_channels: Width of the ASPP branches.
+        decoder_atrous_rates: Three dilation rates.
+        decoder_aspp_separable: Depthwise-separable ASPP convolutions.
+        decoder_aspp_dropout: Dropout after the ASPP projection.
+        in_channels: Input channels.
+        classes: Output channels.
+        activation: Output activation.
+        upsampling: smp's name for the head upsampling; None = automatic (the output stride).
+        aux_params: Classification head on the deepest map.
+        head_upsampling: Head upsampling; None = automatic.
+        input_padding: Pad inputs to a valid size and crop the output back.
+
+    Raises:
+        ConfigError: An invalid argument (the message names it).
+        IncompatibleEncoderError: The encoder's pyramid cannot feed this decoder.
+
+    Example:
+        >>> from seg_decoders import DeepLabV3
+        >>> model = DeepLabV3("basic_cnn", encoder_depth=3, decoder_channels=32)
+    """
+
+    architecture_name = "deeplabv3"
+
+    def __init__(
+        self,
+        encoder_name: str = DEFAULT_ENCODER,
+        encoder_depth: int = 5,
+        encoder_weights: str | None = None,
+        encoder_output_stride: int | None = 8,
+        encoder_indices: Any = None,
+        encoder_channels: Sequence[int] | None = None,
+        encoder_params: dict[str, Any] | None = None,
+        decoder_channels: int = 256,
+        decoder_atrous_rates: Sequence[int] = (12, 24, 36),
+        decoder_aspp_separable: bool = False,
+        decoder_aspp_dropout: float = 0.5,
+        in_channels: int = 3,
+        classes: int = 1,
+        activation: ActivationSpec = None,
+        upsampling: int | None = None,
+        aux_params: dict[str, Any] | None = None,
+        head_upsampling: int | Sequence[int] | None = None,
+        input_padding: bool = False,
+    ) -> None:
+        super().__init__()
+        check_output_stride("DeepLabV3", encoder_output_stride, (8, 16))
+        rates = _common_checks(decoder_channels, decoder_atrous_rates, decoder_aspp_dropout)
+        encoder = self._build_encoder(
+            encoder_name=encoder_name,
+            encoder_depth=encoder_depth,
+            encoder_weights=encoder_weights,
+            encoder_output_stride=encoder_output_stride,
+            encoder_indices=encoder_indices,
+            encoder_channels=encoder_channels,
+            encoder_params=encoder_params,
+            in_channels=in_channels,
+            classes=classes,
+            input_padding=input_padding,
+        )
+        dims = encoder.spatial_dims
+        self.decoder = DeepLabV3Decoder(
+            encoder.out_channels[-1],
+            decoder_channels,
+            rates,
+            spatial_dims=dims,
+            aspp_separable=bool(decoder_aspp_separable),
+            aspp_dropout=float(decoder_aspp_dropout),
+        )
+        self._build_heads(
+            decoder_channels=decoder_channels,
+            classes=classes,
+            activation=activation,
+            kernel_size=1,
+            aux_params=aux_params,
+            output_level=encoder.depth,
+            head_upsampling=head_upsampling,
+            upsampling=upsampling,
+        )
+        self.initialize()
+
+
+class DeepLabV3Plus(DecoderModel):
+    """DeepLabV3+: DeepLabV3's ASPP plus a decoder refining with the stride-4 encoder map.
+
+    Args:
+        encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
+        encoder_depth: Number of encoder levels used (>= 3).
+        encoder_weights: Pretrained weights name or local file (None: random).
+        encoder_output_stride: 16 (default) or 8.
+        encoder_indices: Which backbone maps to use (adapter encoders).
+        encoder_channels: Project encoder maps to these widths (adapter encoders).
+        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
+        decoder_channels: Width of the ASPP and fusion convolutions.
+        decoder_atrous_rates: Three dilation rates.
+        decoder_aspp_separable: Depthwise-separable ASPP convolutions (default True).
+        decoder_aspp_dropout: Dropout after the ASPP projection.
+        in_channels: Input channels.
+        classes: Output channels.
+        activation: Output activation.
+        upsampling: smp's name for the head upsampling; None = automatic (smp: 4).
+        aux_params: Classification head on the deepest map.
+        head_upsampling: Head upsampling; None = automatic.
+        input_padding: Pad inputs to a valid size and crop the output back.
+
+    Raises:
+        ConfigError: An invalid argument (the message names it).
+        IncompatibleEncoderError: The encoder's pyramid cannot feed this decoder.
+
+    Example:
+        >>> from seg_decoders import DeepLabV3Plus
+        >>> model = DeepLabV3Plus("basic_cnn", encoder_depth=4, decoder_channels=32)
+    """
+
+    architecture_name = "deeplabv3plus"
+
+    def __init__(
+        self,
+        encoder_name: str = DEFAULT_ENCODER,
+        encoder_depth: int = 5,
+        encoder_weights: str | None = None,
+        encoder_output_stride: int | None = 16,
+        encoder_indices: Any = None,
+        encoder_channels: Sequence[int] | None = None,
+        encoder_params: dict[str, Any] | None = None,
+        decoder_channels: int = 256,
+        decoder_atrous_rates: Sequence[int] = (12, 24, 36),
+        decoder_aspp_separable: bool = True,
+        decoder_aspp_dropout: float = 0.5,
+        in_channels: int = 3,
+        classes: int = 1,
+        activation: ActivationSpec = None,
+        upsampling: int | None = None,
+        aux_params: dict[str, Any] | None = None,
+        head_upsampling: int | Sequence[int] | None = None,
+        input_padding: bool = False,
+    ) -> None:
+        super().__init__()
+        check_output_stride("DeepLabV3Plus", encoder_output_stride, (8, 16))
+        rates = _common_checks(decoder_channels, decoder_atrous_rates, decoder_aspp_dropout)
+        encoder = self._build_encoder(
+            encoder_name=encoder_name,
+            encoder_depth=encoder_depth,
+            encoder_weights=encoder_weights,
+            encoder_output_stride=encoder_output_stride,
+            encoder_indices=encoder_indices,
+            encoder_channels=encoder_channels,
+            encoder_params=encoder_params,
+            in_channels=in_channels,
+            classes=classes,
+            input_padding=input_padding,
+        )
+        dims = encoder.spatial_dims
+        self.decoder = DeepLabV3PlusDecoder(
+            encoder.out_channels,
+            encoder.axis_reductions,
+            decoder_channels,
+            rates,
+            spatial_dims=dims,
+            aspp_separable=bool(decoder_aspp_separable),
+            aspp_dropout=float(decoder_aspp_dropout),
+        )
+        self._build_heads(
+            decoder_channels=decoder_channels,
+            classes=classes,
+            activation=activation,
+            kernel_size=1,
+            aux_params=aux_params,
+            output_level=2,
+            head_upsampling=head_upsampling,
+            upsampling=upsampling,
+        )
+        self.initialize()

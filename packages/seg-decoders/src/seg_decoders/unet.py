@@ -1,0 +1,221 @@
+"""U-Net (Ronneberger et al., 2015) for 2D and 3D."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from seg_core.activations import ActivationSpec
+from torch import nn
+
+from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, resolve_alias
+from seg_decoders._blocks import Attention, ConvNormAct, check_attention, resize, resolve_mode
+from seg_decoders._unet_blocks import block_channels, resolve_decoder_channels, skip_plan
+
+__all__ = ["Unet", "UnetDecoder", "UnetDecoderBlock"]
+
+
+class UnetDecoderBlock(nn.Module):
+    """Resize to the skip's size, concatenate, attention, two conv-norm-ReLU, attention.
+
+    ``attention1`` exists only in blocks that receive a skip (smp builds an unused one in the last block).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        skip_channels: int,
+        out_channels: int,
+        *,
+        spatial_dims: int,
+        use_norm: Any = "batchnorm",
+        attention_type: str | None = None,
+        interpolation: str = "nearest",
+        has_skip: bool = True,
+    ) -> None:
+        super().__init__()
+        self.mode = interpolation
+        self.has_skip = has_skip
+        cat = in_channels + skip_channels
+        self.conv1 = ConvNormAct(cat, out_channels, 3, spatial_dims, use_norm, padding=1)
+        self.attention1 = Attention(attention_type if has_skip else None, cat, spatial_dims)
+        self.conv2 = ConvNormAct(out_channels, out_channels, 3, spatial_dims, use_norm, padding=1)
+        self.attention2 = Attention(attention_type, out_channels, spatial_dims)
+
+    def forward(self, x: torch.Tensor, size: Sequence[int], skip: torch.Tensor | None = None) -> torch.Tensor:
+        x = resize(x, size, self.mode)
+        if skip is not None:
+            x = torch.cat([x, skip], dim=1)
+            x = self.attention1(x)
+        x = self.conv1(x)
+        x = self.conv2(x)
+        return self.attention2(x)
+
+
+class UnetCenterBlock(nn.Sequential):
+    """Two conv-norm-ReLU on the deepest map (smp adds it for VGG encoders)."""
+
+    def __init__(self, channels: int, spatial_dims: int, use_norm: Any) -> None:
+        super().__init__(
+            ConvNormAct(channels, channels, 3, spatial_dims, use_norm, padding=1),
+            ConvNormAct(channels, channels, 3, spatial_dims, use_norm, padding=1),
+        )
+
+
+class UnetDecoder(nn.Module):
+    """U-Net decoder: one block per encoder level, each resizing to the next skip's exact size.
+
+    Args:
+        encoder_channels: ``encoder.out_channels`` (index 0 is the input).
+        decoder_channels: Output width of each block, deepest first.
+        spatial_dims: 2 or 3.
+        use_norm: Norm spec (see :func:`seg_core.get_norm`).
+        attention_type: None or ``"scse"``.
+        interpolation: Upsampling mode.
+        center: Add the VGG centre block.
+    """
+
+    def __init__(
+        self,
+        encoder_channels: Sequence[int],
+        decoder_channels: Sequence[int],
+        *,
+        spatial_dims: int = 2,
+        use_norm: Any = "batchnorm",
+        attention_type: str | None = None,
+        interpolation: str = "nearest",
+        center: bool = False,
+    ) -> None:
+        super().__init__()
+        in_channels, skip_channels = block_channels(encoder_channels, decoder_channels)
+        head = in_channels[0]
+        self.center: nn.Module = UnetCenterBlock(head, spatial_dims, use_norm) if center else nn.Identity()
+        last = len(decoder_channels) - 1
+        self.blocks = nn.ModuleList(
+            UnetDecoderBlock(
+                cin,
+                skip,
+                cout,
+                spatial_dims=spatial_dims,
+                use_norm=use_norm,
+                attention_type=attention_type,
+                interpolation=interpolation,
+                has_skip=i < last,
+            )
+            for i, (cin, skip, cout) in enumerate(zip(in_channels, skip_channels, decoder_channels))
+        )
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        head, skips, sizes = skip_plan(features)
+        x = self.center(head)
+        for i, block in enumerate(self.blocks):
+            x = block(x, sizes[i], skips[i] if i < len(skips) else None)
+        return x
+
+
+class Unet(DecoderModel):
+    """U-Net: an encoder, a decoder of upsampling blocks with skip connections, a 3x3 head.
+
+    Works for 2D and 3D encoders and any input size (each block resizes to its
+    skip's size, so ``requires_divisible_input_shape`` is False, as in smp).
+
+    Args:
+        encoder_name: Registered encoder (default ``"basic_cnn"``: seg-core's built-in
+            CNN; smp defaults to ``"resnet34"``, available with seg-encoders-timm).
+        encoder_depth: Number of encoder levels used (one decoder block each).
+        encoder_weights: Pretrained weights name or local file (None: random).
+        encoder_output_stride: Dilate the encoder to 8 or 16 (None: no dilation).
+        encoder_indices: Which backbone maps to use (adapter encoders).
+        encoder_channels: Project encoder maps to these widths (adapter encoders).
+        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
+        decoder_use_norm: Norm of the decoder blocks: ``"batchnorm"``, ``"groupnorm"``,
+            ``"layernorm"``, ``"instancenorm"``, ``"identity"``, True/False or a dict.
+        decoder_channels: Width of each block, deepest first; None = ``(256, 128, 64, 32, 16)``
+            cut to ``encoder_depth`` entries.
+        decoder_attention_type: None or ``"scse"``.
+        decoder_interpolation: ``"nearest"``, ``"bilinear"`` (trilinear in 3D), ``"bicubic"`` (2D), ...
+        in_channels: Input channels.
+        classes: Output channels.
+        activation: Output activation (name, module, class or function).
+        aux_params: Classification head on the deepest map (``{"classes": 4, ...}``).
+        head_upsampling: Head upsampling factor; None = automatic (output size == input size).
+        input_padding: Pad inputs to a valid size and crop the output back.
+        decoder_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
+
+    Raises:
+        ConfigError: An invalid argument (the message names it).
+        IncompatibleEncoderError: The encoder's pyramid cannot feed this decoder.
+
+    Example:
+        >>> import torch
+        >>> from seg_decoders import Unet
+        >>> model = Unet("basic_cnn", encoder_depth=4, decoder_channels=(64, 32, 16, 8), classes=3)
+        >>> model(torch.randn(1, 3, 64, 64)).shape
+        torch.Size([1, 3, 64, 64])
+    """
+
+    architecture_name = "unet"
+    requires_divisible_input_shape = False
+
+    def __init__(
+        self,
+        encoder_name: str = DEFAULT_ENCODER,
+        encoder_depth: int = 5,
+        encoder_weights: str | None = None,
+        encoder_output_stride: int | None = None,
+        encoder_indices: Any = None,
+        encoder_channels: Sequence[int] | None = None,
+        encoder_params: dict[str, Any] | None = None,
+        decoder_use_norm: Any = "batchnorm",
+        decoder_channels: Sequence[int] | None = None,
+        decoder_attention_type: str | None = None,
+        decoder_interpolation: str = "nearest",
+        in_channels: int = 3,
+        classes: int = 1,
+        activation: ActivationSpec = None,
+        aux_params: dict[str, Any] | None = None,
+        head_upsampling: int | Sequence[int] | None = None,
+        input_padding: bool = False,
+        decoder_use_batchnorm: Any = None,
+    ) -> None:
+        super().__init__()
+        decoder_use_norm = resolve_alias(
+            decoder_use_norm, "batchnorm", decoder_use_batchnorm, "decoder_use_batchnorm", "decoder_use_norm"
+        )
+        encoder = self._build_encoder(
+            encoder_name=encoder_name,
+            encoder_depth=encoder_depth,
+            encoder_weights=encoder_weights,
+            encoder_output_stride=encoder_output_stride,
+            encoder_indices=encoder_indices,
+            encoder_channels=encoder_channels,
+            encoder_params=encoder_params,
+            in_channels=in_channels,
+            classes=classes,
+            input_padding=input_padding,
+        )
+        dims = encoder.spatial_dims
+        channels = resolve_decoder_channels(decoder_channels, encoder.depth)
+        enc_ch = encoder.out_channels
+        cins, skips = block_channels(enc_ch, channels)
+        check_attention(decoder_attention_type, [c + s for c, s in zip(cins[:-1], skips[:-1])] + channels)
+        self.decoder = UnetDecoder(
+            enc_ch,
+            channels,
+            spatial_dims=dims,
+            use_norm=decoder_use_norm,
+            attention_type=decoder_attention_type,
+            interpolation=resolve_mode(decoder_interpolation, dims),
+            center=encoder_name.startswith("vgg"),
+        )
+        self._build_heads(
+            decoder_channels=channels[-1],
+            classes=classes,
+            activation=activation,
+            kernel_size=3,
+            aux_params=aux_params,
+            output_level=0,
+            head_upsampling=head_upsampling,
+        )
+        self.initialize()

@@ -1,0 +1,220 @@
+"""UNet++ (Zhou et al., 2018) for 2D and 3D."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from seg_core.activations import ActivationSpec
+from torch import nn
+
+from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, resolve_alias
+from seg_decoders._blocks import Attention, ConvNormAct, check_attention, resize, resolve_mode
+from seg_decoders._unet_blocks import block_channels, resolve_decoder_channels
+from seg_decoders.unet import UnetCenterBlock
+
+__all__ = ["UnetPlusPlus", "UnetPlusPlusDecoder"]
+
+
+class _NestedBlock(nn.Module):
+    """Resize, concatenate the dense skips, attention, two conv-norm-ReLU, attention.
+
+    A block with ``out_channels == 0`` (it would sit on a zero-channel level) is
+    empty: it has no parameters and returns a zero-channel map of the right size.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        skip_channels: int,
+        out_channels: int,
+        *,
+        spatial_dims: int,
+        use_norm: Any,
+        attention_type: str | None,
+        interpolation: str,
+        has_skip: bool,
+    ) -> None:
+        super().__init__()
+        self.mode = interpolation
+        self.out_channels = out_channels
+        self.is_empty = out_channels == 0
+        if self.is_empty:
+            return
+        cat = in_channels + skip_channels
+        self.conv1 = ConvNormAct(cat, out_channels, 3, spatial_dims, use_norm, padding=1)
+        self.attention1 = Attention(attention_type if has_skip else None, cat, spatial_dims)
+        self.conv2 = ConvNormAct(out_channels, out_channels, 3, spatial_dims, use_norm, padding=1)
+        self.attention2 = Attention(attention_type, out_channels, spatial_dims)
+
+    def forward(self, x: torch.Tensor, size: Sequence[int], skip: torch.Tensor | None = None) -> torch.Tensor:
+        if self.is_empty:
+            return x.new_zeros((x.shape[0], 0, *[int(s) for s in size]))
+        x = resize(x, size, self.mode)
+        if skip is not None:
+            x = torch.cat([x, skip], dim=1)
+            x = self.attention1(x)
+        x = self.conv1(x)
+        x = self.conv2(x)
+        return self.attention2(x)
+
+
+class UnetPlusPlusDecoder(nn.Module):
+    """UNet++ decoder: nested blocks ``x_{i}_{j}`` (smp's keys) with dense skip connections.
+
+    Node ``x_{i}_{j}`` produces the map at pyramid level ``depth - 1 - j``, resized
+    to that level's exact size. Depth 1 is supported (smp fails with ``KeyError``).
+    """
+
+    def __init__(
+        self,
+        encoder_channels: Sequence[int],
+        decoder_channels: Sequence[int],
+        *,
+        spatial_dims: int = 2,
+        use_norm: Any = "batchnorm",
+        attention_type: str | None = None,
+        interpolation: str = "nearest",
+        center: bool = False,
+    ) -> None:
+        super().__init__()
+        in_ch, skip_ch = block_channels(encoder_channels, decoder_channels)
+        out_ch = list(decoder_channels)
+        self.center: nn.Module = UnetCenterBlock(in_ch[0], spatial_dims, use_norm) if center else nn.Identity()
+        kw: dict[str, Any] = {
+            "spatial_dims": spatial_dims,
+            "use_norm": use_norm,
+            "attention_type": attention_type,
+            "interpolation": interpolation,
+        }
+        blocks: dict[str, nn.Module] = {}
+        n = len(in_ch)
+        for layer in range(n - 1):
+            for d in range(layer + 1):
+                if d == 0:
+                    cin, skip, cout = in_ch[layer], skip_ch[layer] * (layer + 1), out_ch[layer]
+                else:
+                    cin, skip, cout = skip_ch[layer - 1], skip_ch[layer] * (layer + 1 - d), skip_ch[layer]
+                blocks[f"x_{d}_{layer}"] = _NestedBlock(cin, skip, cout, has_skip=True, **kw)
+        blocks[f"x_0_{n - 1}"] = _NestedBlock(in_ch[-1], 0, out_ch[-1], has_skip=False, **kw)
+        self.blocks = nn.ModuleDict(blocks)
+        self.depth = n - 1
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        feats = features[1:][::-1]
+        sizes = [tuple(f.shape[2:]) for f in features[:-1]][::-1]
+        feats = [self.center(feats[0]), *feats[1:]]
+        dense: dict[str, torch.Tensor] = {}
+        for layer in range(self.depth):
+            for d in range(self.depth - layer):
+                if layer == 0:
+                    dense[f"x_{d}_{d}"] = self.blocks[f"x_{d}_{d}"](feats[d], sizes[d], feats[d + 1])
+                else:
+                    j = d + layer
+                    cat = torch.cat([*(dense[f"x_{i}_{j}"] for i in range(d + 1, j + 1)), feats[j + 1]], dim=1)
+                    dense[f"x_{d}_{j}"] = self.blocks[f"x_{d}_{j}"](dense[f"x_{d}_{j - 1}"], sizes[j], cat)
+        last = dense[f"x_0_{self.depth - 1}"] if self.depth > 0 else feats[0]
+        return self.blocks[f"x_0_{self.depth}"](last, sizes[self.depth])
+
+
+class UnetPlusPlus(DecoderModel):
+    """UNet++: U-Net with nested, densely connected skip pathways and a 3x3 head.
+
+    Any input size works (every node resizes to its level's size). Levels with
+    zero channels (stride-4 stems) get empty nodes, as in smp.
+
+    Args:
+        encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
+        encoder_depth: Number of encoder levels used.
+        encoder_weights: Pretrained weights name or local file (None: random).
+        encoder_output_stride: Dilate the encoder to 8 or 16 (None: no dilation).
+        encoder_indices: Which backbone maps to use (adapter encoders).
+        encoder_channels: Project encoder maps to these widths (adapter encoders).
+        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
+        decoder_use_norm: Norm of the blocks (``"batchnorm"``, ``"groupnorm"``, ...).
+        decoder_channels: Width of each column-0 node, deepest first; None = smp's
+            ``(256, 128, 64, 32, 16)`` cut to ``encoder_depth``.
+        decoder_attention_type: None or ``"scse"``.
+        decoder_interpolation: Upsampling mode.
+        in_channels: Input channels.
+        classes: Output channels.
+        activation: Output activation.
+        aux_params: Classification head on the deepest map.
+        head_upsampling: Head upsampling; None = automatic.
+        input_padding: Pad inputs to a valid size and crop the output back.
+        decoder_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
+
+    Raises:
+        ConfigError: An invalid argument (the message names it).
+        IncompatibleEncoderError: The encoder's pyramid cannot feed this decoder.
+
+    Example:
+        >>> from seg_decoders import UnetPlusPlus
+        >>> model = UnetPlusPlus("basic_cnn", encoder_depth=3, decoder_channels=(32, 16, 8))
+    """
+
+    architecture_name = "unetplusplus"
+    requires_divisible_input_shape = False
+
+    def __init__(
+        self,
+        encoder_name: str = DEFAULT_ENCODER,
+        encoder_depth: int = 5,
+        encoder_weights: str | None = None,
+        encoder_output_stride: int | None = None,
+        encoder_indices: Any = None,
+        encoder_channels: Sequence[int] | None = None,
+        encoder_params: dict[str, Any] | None = None,
+        decoder_use_norm: Any = "batchnorm",
+        decoder_channels: Sequence[int] | None = None,
+        decoder_attention_type: str | None = None,
+        decoder_interpolation: str = "nearest",
+        in_channels: int = 3,
+        classes: int = 1,
+        activation: ActivationSpec = None,
+        aux_params: dict[str, Any] | None = None,
+        head_upsampling: int | Sequence[int] | None = None,
+        input_padding: bool = False,
+        decoder_use_batchnorm: Any = None,
+    ) -> None:
+        super().__init__()
+        decoder_use_norm = resolve_alias(
+            decoder_use_norm, "batchnorm", decoder_use_batchnorm, "decoder_use_batchnorm", "decoder_use_norm"
+        )
+        encoder = self._build_encoder(
+            encoder_name=encoder_name,
+            encoder_depth=encoder_depth,
+            encoder_weights=encoder_weights,
+            encoder_output_stride=encoder_output_stride,
+            encoder_indices=encoder_indices,
+            encoder_channels=encoder_channels,
+            encoder_params=encoder_params,
+            in_channels=in_channels,
+            classes=classes,
+            input_padding=input_padding,
+        )
+        dims = encoder.spatial_dims
+        channels = resolve_decoder_channels(decoder_channels, encoder.depth)
+        _, skips = block_channels(encoder.out_channels, channels)
+        widths = [c for c in [*channels, *skips[:-1]] if c > 0]
+        check_attention(decoder_attention_type, widths)
+        self.decoder = UnetPlusPlusDecoder(
+            encoder.out_channels,
+            channels,
+            spatial_dims=dims,
+            use_norm=decoder_use_norm,
+            attention_type=decoder_attention_type,
+            interpolation=resolve_mode(decoder_interpolation, dims),
+            center=encoder_name.startswith("vgg"),
+        )
+        self._build_heads(
+            decoder_channels=channels[-1],
+            classes=classes,
+            activation=activation,
+            kernel_size=3,
+            aux_params=aux_params,
+            output_level=0,
+            head_upsampling=head_upsampling,
+        )
+        self.initialize()
