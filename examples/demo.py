@@ -41,11 +41,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
 
-    from seg_data import create_dataset, resolve_metadata
+    from seg_data import create_dataset
 
-    meta = resolve_metadata("synthetic")
-    train = create_dataset("synthetic", split="train", size=args.size, length=256, seed=0)
-    val = create_dataset("synthetic", split="val", size=args.size, length=32, seed=1)
+    train = create_dataset("synthetic", split="train", size=args.size, num_samples=256, data_seed=0)
+    val = create_dataset("synthetic", split="val", size=args.size, num_samples=32, data_seed=1)
+    meta = train.metadata
     print(f"dataset: synthetic, {meta.num_classes} classes {list(meta.labels)}, ignore_index={meta.ignore_index}")
 
     model = seg_core.create_model(
@@ -57,7 +57,8 @@ def main() -> None:
     )
     params = sum(p.numel() for p in model.parameters())
     print(f"model: {args.arch} with {args.encoder}, {params / 1e6:.2f} M parameters")
-    print(model.encoder.features_info_str if hasattr(model.encoder, "features_info_str") else "")
+    if hasattr(model.encoder, "features_info_str"):
+        print(model.encoder.features_info_str)
 
     images, masks = next(iter(torch.utils.data.DataLoader(val, batch_size=len(val))))
 

@@ -99,7 +99,6 @@ def synthetic(
     ignore_index: int = 255,
     ignore_border: int = 0,
     seed: int | None = None,
-    length: int | None = None,
 ) -> SegmentationDataset:
     """The built-in synthetic dataset (no files; ``root`` is ignored).
 
@@ -114,7 +113,6 @@ def synthetic(
         ignore_index: Value for ignored pixels.
         ignore_border: Rows at the top and bottom marked ``ignore_index`` (to exercise ignore handling).
         seed: Per-sample seed for the transforms.
-        length: Alias of ``num_samples``.
 
     Returns:
         A dataset whose ``metadata`` is ``resolve_metadata("synthetic", num_classes=num_classes)``.
@@ -128,8 +126,6 @@ def synthetic(
         >>> tuple(image.shape), tuple(mask.shape), image.dtype, mask.dtype
         ((3, 32, 32), (32, 32), torch.float32, torch.int64)
     """
-    if length is not None:
-        num_samples = length
     hw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     if min(hw) < 4 or num_samples < 0 or num_classes < 1:
         raise ConfigError(
