@@ -9,6 +9,6 @@ os.environ["SEG_STRICT_PLUGINS"] = "1"
 os.environ.setdefault("SEG_CACHE_DIR", tempfile.mkdtemp(prefix="seg-timm-cache-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import pytest  # noqa: E402
+import pytest
 
 pytest.importorskip("timm")

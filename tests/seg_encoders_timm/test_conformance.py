@@ -10,9 +10,9 @@ from seg_core.testing import check_encoder
 
 # (name, timm kwargs, check_encoder options). Tiny configurations keep the module fast.
 CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    ("resnet18", {}, {"depths": (5,), "in_channels": (1, 4)}),
+    ("resnet18", {}, {"depths": (5,), "in_channels": (4,), "check_dilation": False}),
     ("test_resnet", {}, {}),
-    ("efficientnet_b0", {}, {"depths": (5,), "in_channels": (1,)}),
+    ("efficientnet_b0", {}, {"depths": (5,), "in_channels": (1,), "check_dilation": False}),
     ("tu-test_efficientnet", {}, {}),
     ("mobilenetv3_small_050", {}, {"in_channels": (1,)}),
     ("convnext_atto", {}, {"depths": (3, 5), "in_channels": (1,), "check_dilation": False}),
@@ -24,9 +24,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"img_size": 64, "embed_dim": 16, "depths": (1, 1, 1, 1), "num_heads": (1, 1, 1, 1), "window_size": 2},
         {"depths": (3, 5), "in_channels": (1,)},
     ),
-    ("levit_128s", {"embed_dim": (32, 48, 64), "depth": (1, 1, 1), "num_heads": (1, 1, 1)}, {"in_channels": (1,)}),
-    ("xcit_nano_12_p16_224", {"img_size": 64, "embed_dim": 32, "num_heads": 2, "adapter": "features"}, {"depths": (4, 5)}),
-    ("vit_tiny_patch16_224", {"img_size": 64}, {"depths": (3, 5), "in_channels": (1,)}),
+    (
+        "levit_128s",
+        {"img_size": 64, "embed_dim": (32, 48, 64), "num_heads": (1, 1, 1)},
+        {"depths": (5,), "in_channels": (1,)},
+    ),
+    (
+        "xcit_nano_12_p16_224",
+        {"img_size": 64, "embed_dim": 32, "num_heads": 2, "adapter": "features"},
+        {"depths": (4, 5)},
+    ),
+    ("vit_tiny_patch16_224", {"img_size": 64}, {"depths": (5,), "in_channels": (1,)}),
     ("test_vit", {"dynamic_img_size": True}, {"input_size": 48}),
     ("vit_small_patch14_reg4_dinov2", {"img_size": 64, "embed_dim": 32, "num_heads": 2}, {"in_channels": (4,)}),
 ]
@@ -54,14 +62,18 @@ def test_compile_and_export(name: str) -> None:
     assert "torch.export" in report.checks
 
 
-def test_unsupported_model_has_clear_error() -> None:
-    # timm's Inception-v3 aux-free features are fine, but a plain MLP-Mixer cannot give feature maps
-    # with features_only in every timm; we use a model family that is known to lack both paths.
+def test_model_without_features_only_has_clear_error() -> None:
+    # Every model of timm 1.0.x builds with features_only=True, so register one that does not.
     from seg_core.errors import IncompatibleEncoderError
-    from seg_encoders_timm.api import encoder_metadata
+    from seg_encoders_timm import create_timm_encoder
+    from timm.models import is_model, register_model
+    from torch import nn
 
-    meta = encoder_metadata("nest_tiny")
-    if meta["kind"] != "unsupported":  # pragma: no cover - depends on the installed timm
-        pytest.skip("nest_tiny builds with features_only in this timm")
-    with pytest.raises(IncompatibleEncoderError, match="nest_tiny.*cannot be used"):
-        seg_core.create_encoder("nest_tiny")
+    if not is_model("seg_test_mlp_only"):
+
+        @register_model
+        def seg_test_mlp_only(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+            return nn.Sequential(nn.Flatten(), nn.LazyLinear(10))
+
+    with pytest.raises(IncompatibleEncoderError, match="'seg_test_mlp_only' cannot be used.*features_only=True fails"):
+        create_timm_encoder("seg_test_mlp_only")

@@ -1,0 +1,57 @@
+"""The registry provider of timm encoders. Imports neither torch nor timm (names come from the cache)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seg_encoders_timm._names import parse_name
+
+__all__ = ["TimmEncoderProvider"]
+
+
+class TimmEncoderProvider:
+    """Every timm model (bare, ``tu-`` prefixed, with or without a tag) as an encoder name.
+
+    ``names()`` lists the timm models not known to be unsupported (probes recorded in
+    the cache); ``has()`` accepts any timm model, so that an unsupported one is reported
+    with its reason at creation instead of as an unknown name.
+    """
+
+    name = "timm"
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        """Return timm model names matching the fnmatch ``pattern`` (all if None)."""
+        from seg_encoders_timm.support import match
+
+        return match(pattern)
+
+    def has(self, name: str) -> bool:
+        """Return True if ``name`` (without ``tu-``/tag) is a timm model."""
+        from seg_encoders_timm.support import known_names
+
+        if not isinstance(name, str) or not name.strip():
+            return False
+        return parse_name(name).base in known_names()
+
+    def create(self, name: str, /, **kwargs: Any) -> Any:
+        """Build the encoder (see :func:`seg_encoders_timm.create_timm_encoder`)."""
+        from seg_encoders_timm.factory import create_timm_encoder
+
+        return create_timm_encoder(name, **kwargs)
+
+    def info(self, name: str) -> dict[str, Any]:
+        """Return what is known without building: family, timm name, tag and any cached probe."""
+        from seg_encoders_timm.support import shared_cache
+
+        parsed = parse_name(name)
+        out: dict[str, Any] = {
+            "description": f"timm model {parsed.base} (features_only or ViT adapter)",
+            "family": "timm",
+            "spatial_dims": (2,),
+            "timm_name": parsed.base,
+            "tag": parsed.tag,
+        }
+        probe = shared_cache().probe(parsed.base)
+        if probe is not None:
+            out["support"] = probe.get("kind")
+        return out

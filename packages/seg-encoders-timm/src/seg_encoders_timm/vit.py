@@ -1,0 +1,270 @@
+"""The ViT adapter: plain transformers (vit, deit, eva, dinov2, beit...) as a seg encoder pyramid.
+
+Plain transformers give every block's tokens at the patch stride. The adapter taps
+some blocks (``forward_intermediates``, else ``get_intermediate_layers``), drops
+prefix tokens (class and register tokens), and resizes each tapped map so that the
+taps form the classic pyramid ``1, 2, 4, ..., 2**depth``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from seg_core.encoder import EncoderMixin
+from seg_core.errors import ConfigError
+from seg_core.pyramid import IndicesSpec
+from torch import nn
+
+from seg_encoders_timm._weights import check_file_matches
+
+__all__ = ["TimmViTEncoder", "default_scale_factors", "default_taps"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_taps(blocks: int, count: int, indices: IndicesSpec = None) -> list[int]:
+    """Choose which blocks feed the pyramid.
+
+    Args:
+        blocks: Number of transformer blocks.
+        count: Number of taps wanted (the depth).
+        indices: None (spread evenly, the last block included), ``"first"``, ``"last"``
+            or explicit block indices (negative counts from the end).
+
+    Returns:
+        Sorted, distinct block indices.
+
+    Raises:
+        ConfigError: Out-of-range or repeated indices, or more taps than blocks.
+    """
+    if isinstance(indices, str) and indices not in ("first", "last"):
+        raise ConfigError(f"encoder_indices must be 'first', 'last' or a list of block indices, got {indices!r}")
+    if indices is None or isinstance(indices, str):
+        if count > blocks:
+            raise ConfigError(
+                f"encoder_depth={count} needs {count} transformer blocks but the model has {blocks}; "
+                f"use encoder_depth <= {blocks}"
+            )
+        if indices == "first":
+            return list(range(count))
+        if indices == "last":
+            return list(range(blocks - count, blocks))
+        return [blocks * (k + 1) // count - 1 for k in range(count)]
+    try:
+        raw = [int(i) for i in indices]
+    except (TypeError, ValueError):
+        raise ConfigError(f"encoder_indices must be 'first', 'last' or a list of ints, got {indices!r}") from None
+    if not raw:
+        raise ConfigError("encoder_indices must not be empty")
+    bad = [i for i in raw if not -blocks <= i < blocks]
+    if bad:
+        raise ConfigError(
+            f"encoder_indices {bad} out of range: the model has {blocks} blocks (valid 0..{blocks - 1} or -{blocks}..-1)"
+        )
+    taps = sorted({i % blocks for i in raw})
+    if len(taps) != len(raw):
+        raise ConfigError(f"encoder_indices must not repeat a block, got {list(indices)}")
+    return taps
+
+
+def default_scale_factors(patch_size: int, levels: Sequence[int]) -> list[float]:
+    """Scale factor that brings a patch-stride map to reduction ``2**level`` (16, level 1 -> 8)."""
+    return [patch_size / 2**level for level in levels]
+
+
+def _levels_from_scale_factors(patch_size: int, scale_factors: Sequence[float]) -> list[int]:
+    levels = []
+    for s in scale_factors:
+        if not isinstance(s, (int, float)) or isinstance(s, bool) or s <= 0:
+            raise ConfigError(f"scale_factors must be positive numbers, got {list(scale_factors)}")
+        levels.append(round(math.log2(patch_size / s)))
+    if any(level < 1 for level in levels) or any(b <= a for a, b in itertools.pairwise(levels)):
+        raise ConfigError(
+            f"scale_factors {list(scale_factors)} with patch size {patch_size} give reductions "
+            f"{[patch_size / s for s in scale_factors]}; they must decrease strictly so that each tap lands on its own "
+            f"pyramid level with reduction >= 2 (default for this patch size: "
+            f"{default_scale_factors(patch_size, range(1, len(levels) + 1))})"
+        )
+    return levels
+
+
+class TimmViTEncoder(nn.Module, EncoderMixin):
+    """A plain timm transformer turned into an encoder pyramid.
+
+    Args:
+        model_name: timm name given to ``timm.create_model`` (with its tag).
+        info: The probe facts (``blocks``, ``patch_size``, ``num_prefix_tokens``...).
+        in_channels: Input channels (timm adapts the pretrained patch embedding).
+        depth: Pyramid depth; by default ``depth`` blocks are tapped.
+        indices: Blocks to tap: ``"first"``, ``"last"``, a list, or None (spread evenly).
+        scale_factors: Resize factor per tap, relative to the patch-stride token grid
+            (patch 16, depth 5: ``(8, 4, 2, 1, 0.5)``, the default). Each factor decides the
+            tap's pyramid level (``patch / factor``); levels without a tap carry zero channels.
+        norm: Apply the model's final norm to every tapped block.
+        output_stride: Only None or 32 (a ViT cannot be dilated).
+        create_kwargs: Other ``timm.create_model`` arguments (weights, ``img_size``,
+            ``dynamic_img_size``...).
+
+    Raises:
+        ConfigError: Bad depth, indices, scale factors or output stride.
+
+    Example:
+        >>> import seg_core
+        >>> enc = seg_core.create_encoder("vit_tiny_patch16_224", img_size=64)  # doctest: +SKIP
+        >>> enc.reductions  # doctest: +SKIP
+        [1, 2, 4, 8, 16, 32]
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        info: dict[str, Any],
+        in_channels: int = 3,
+        depth: int = 5,
+        indices: IndicesSpec = None,
+        scale_factors: Sequence[float] | None = None,
+        norm: bool = True,
+        output_stride: int | None = None,
+        create_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        import timm
+
+        if output_stride not in (None, 32):
+            raise ConfigError(
+                f"{model_name!r} is a plain transformer (constant stride {info['patch_size'][0]}); it cannot be "
+                f"dilated, so encoder_output_stride={output_stride!r} is not supported: use None"
+            )
+        patch = int(max(info["patch_size"]))
+        blocks = int(info["blocks"])
+        explicit = indices is not None and not isinstance(indices, str)
+        count = len(scale_factors) if scale_factors is not None and not explicit else depth
+        taps = default_taps(blocks, count, indices)
+        if scale_factors is not None:
+            if len(scale_factors) != len(taps):
+                raise ConfigError(
+                    f"scale_factors needs one value per tapped block ({len(taps)}: blocks {taps}), got "
+                    f"{len(scale_factors)}: {list(scale_factors)}"
+                )
+            levels = _levels_from_scale_factors(patch, scale_factors)
+            factors = [float(s) for s in scale_factors]
+        else:
+            if len(taps) > depth:
+                raise ConfigError(
+                    f"encoder_indices selects {len(taps)} blocks but encoder_depth is {depth}; "
+                    f"use encoder_depth >= {len(taps)} or fewer indices"
+                )
+            levels = list(range(depth - len(taps) + 1, depth + 1))
+            factors = default_scale_factors(patch, levels)
+        if levels[-1] != depth:
+            logger.info("encoder depth adjusted from %d to %d by scale_factors %s", depth, levels[-1], factors)
+        kwargs = dict(create_kwargs or {})
+        try:
+            model: Any = timm.create_model(model_name, in_chans=in_channels, num_classes=0, **kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"timm.create_model({model_name!r}) rejected an argument: {exc}") from exc
+        check_file_matches(kwargs, model, model_name)
+        self._method = info.get("intermediates", "forward_intermediates")
+        if not callable(getattr(model, self._method, None)):
+            self._method = "get_intermediate_layers"
+        self._call_kwargs: dict[str, Any] = {}
+        if self._method == "forward_intermediates":
+            params = inspect.signature(model.forward_intermediates).parameters
+            self._call_kwargs = {"intermediates_only": True}
+            if "norm" in params:
+                self._call_kwargs["norm"] = norm
+            if "output_fmt" in params:
+                self._call_kwargs["output_fmt"] = "NCHW"
+            prune = getattr(model, "prune_intermediate_layers", None)
+            if callable(prune):
+                prune(taps, prune_norm=not norm, prune_head=True)
+        self.model: Any = model
+        self.timm_name = model_name
+        self.pretrained_cfg: dict[str, Any] = dict(getattr(model, "pretrained_cfg", {}) or {})
+        self._taps = taps
+        self._levels = levels
+        self._factors = factors
+        self._patch = patch
+        self._norm = norm
+        width = int(getattr(model, "num_features", info.get("width", 0)))
+        self._depth = levels[-1]
+        self._in_channels = in_channels
+        self._out_channels = [in_channels] + [0] * self._depth
+        self._level_source = [-1] * (self._depth + 1)
+        for pos, level in enumerate(levels):
+            self._out_channels[level] = width
+            self._level_source[level] = pos
+        self._supports_dilation = False
+        self._has_prefix_tokens = int(getattr(model, "num_prefix_tokens", 0) or 0) > 0
+        embed = getattr(model, "patch_embed", None)
+        dynamic = bool(getattr(model, "dynamic_img_size", False))
+        strict = bool(getattr(embed, "strict_img_size", True))
+        img = getattr(embed, "img_size", None)
+        self._fixed_input_size = tuple(int(v) for v in img) if img is not None and strict and not dynamic else None
+        if embed is not None and isinstance(getattr(embed, "proj", None), nn.Conv2d):
+            self._first_conv = "model.patch_embed.proj"
+        self._is_exportable = True
+
+    def _intermediates(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self._method == "forward_intermediates":
+            return list(self.model.forward_intermediates(x, indices=self._taps, **self._call_kwargs))
+        out = self.model.get_intermediate_layers(x, n=self._taps, reshape=True, norm=self._norm)
+        return list(out)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = self._intermediates(x)
+        out: list[torch.Tensor] = [x]
+        for level in range(1, self._depth + 1):
+            size = [-(-int(s) // 2**level) for s in x.shape[2:]]
+            pos = self._level_source[level]
+            if pos < 0:
+                out.append(x.new_zeros((x.shape[0], 0, *size)))
+                continue
+            feat = feats[pos]
+            if list(feat.shape[2:]) != size:
+                feat = F.interpolate(feat, size=size, mode="bilinear", align_corners=False)
+            out.append(feat)
+        return out
+
+    def forward_with_prefix_tokens(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+        """Return the pyramid and, per tapped block, the prefix tokens ``(N, num_prefix, C)`` (None if absent).
+
+        Only for models with ``forward_intermediates``; the prefix tokens are computed in a second pass.
+        """
+        maps = self.forward(x)
+        if not self._has_prefix_tokens or self._method != "forward_intermediates":
+            return maps, None
+        pairs = self.model.forward_intermediates(x, indices=self._taps, return_prefix_tokens=True, **self._call_kwargs)
+        return maps, [p[1] for p in pairs]
+
+    @property
+    def features_info_str(self) -> str:
+        """Which block feeds which level, and how it is resized."""
+        head = ("block", "backbone feature", "adapted")
+        width = self._out_channels[self._levels[0]]
+        rows: list[tuple[str, str, str]] = []
+        for level in range(1, self._depth + 1):
+            pos = self._level_source[level]
+            if pos < 0:
+                rows.append(("-", "-", f"level {level}: 0 ch, hw/{2**level} (zero-channel)"))
+                continue
+            factor = self._factors[pos]
+            how = "" if factor == 1 else f" [bilinear x{factor:g} (stride {self._patch} -> {2**level})]"
+            rows.append(
+                (
+                    f"blocks.{self._taps[pos]}",
+                    f"{width} ch, hw/{self._patch}",
+                    f"level {level}: {width} ch, hw/{2**level}{how}",
+                )
+            )
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+        fmt = " | ".join(f"{{:<{w}}}" for w in widths)
+        return "\n".join([fmt.format(*head), "-+-".join("-" * w for w in widths), *(fmt.format(*r) for r in rows)])
