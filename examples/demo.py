@@ -10,9 +10,10 @@ import argparse
 import tempfile
 import time
 
-import seg_core
 import torch
 import torch.nn.functional as F
+
+import seg_core
 
 
 def _batches(dataset, batch_size: int):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from seg_core.testing import check_architecture
-
-
 
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("unet", "tu-test_efficientnet", {"depths": (3, 5)}),

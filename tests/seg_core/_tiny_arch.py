@@ -6,10 +6,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from seg_core import build_encoder
 from seg_core.heads import ClassificationHead, SegmentationHead
 from seg_core.model import SegmentationModel
-from torch import nn
 
 
 class _SumDecoder(nn.Module):

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
+
 from seg_core.basic_encoder import BasicCNNEncoder
 from seg_core.encoder import EncoderMixin, patch_first_conv
 from seg_core.errors import ConfigError
-from torch import nn
 
 
 def _rgb_conv() -> nn.Conv2d:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
+
 from seg_core.activations import get_activation
 from seg_core.errors import ConfigError
 from seg_core.heads import ClassificationHead, SegmentationHead
 from seg_core.layers import LayerNormNd, get_norm, interpolation_mode
-from torch import nn
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ import json
 import warnings
 
 import pytest
-import seg_core
 import torch
+
+import seg_core
 from seg_core.errors import CheckpointError, ConfigError, InputShapeError, UnknownNameError
 
 from ._tiny_arch import TinyArch

@@ -8,6 +8,7 @@ import textwrap
 import warnings
 
 import pytest
+
 from seg_core.errors import PluginError, SegPluginWarning
 from seg_core.plugins import FIRST_PARTY, PluginManager, get_plugin_manager, get_registry
 
@@ -242,5 +243,7 @@ def test_cli_reports_strict_plugin_failure_without_traceback(make_dist, monkeypa
     monkeypatch.setenv("SEG_STRICT_PLUGINS", "1")
     assert main(["plugins"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("seg: error: seg plugin 'broken' from broken-seg 0.3 failed while importing: RuntimeError: boom")
+    assert err.startswith(
+        "seg: error: seg plugin 'broken' from broken-seg 0.3 failed while importing: RuntimeError: boom"
+    )
     assert "SEG_STRICT_PLUGINS=1 makes this an error" in err and "was skipped" not in err

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
+
 from seg_core.errors import ConfigError, IncompatibleEncoderError
 from seg_core.pyramid import FeaturePyramidAdapter, check_pyramid, plan_pyramid
 from seg_core.testing import check_encoder
-from torch import nn
 
 
 class _Backbone(nn.Module):

@@ -4,6 +4,7 @@ import sys
 from typing import Any
 
 import pytest
+
 from seg_core.errors import ConfigError, UnknownNameError
 from seg_core.registry import Registrar, Registry, Source
 

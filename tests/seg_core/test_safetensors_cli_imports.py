@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+
 from seg_core._safetensors import load_file, save_bytes
 from seg_core.cli import main
 from seg_core.errors import CheckpointError

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from seg_data import create_dataset, list_datasets, resolve_metadata
 from seg_data.errors import DatasetError, LayoutError
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from seg_core.errors import ConfigError
 from seg_data.errors import DatasetError
 from seg_data.labels import (

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from seg_core.errors import ConfigError, UnknownNameError
 from seg_data import create_dataset
 from seg_data.errors import DatasetError, LayoutError

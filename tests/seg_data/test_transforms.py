@@ -6,11 +6,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.utils.data import DataLoader
+from torchvision.transforms import InterpolationMode
+
 from seg_core.errors import ConfigError
 from seg_data import Compose, SegmentationAugment, SegmentationTransform, augment_batch, create_dataset
 from seg_data.transforms import make_generator, seed_worker
-from torch.utils.data import DataLoader
-from torchvision.transforms import InterpolationMode
 
 
 def _pair(h: int = 10, w: int = 12) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+
 from seg_core.errors import ConfigError
 from seg_data import create_dataset, resolve_metadata
 from seg_data.class_weights import METHODS, class_histogram, compute_class_weights, weights_from_counts

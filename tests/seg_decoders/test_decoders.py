@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import torch
+
 import seg_core
 import seg_decoders
-import torch
 from seg_core.errors import ConfigError, IncompatibleEncoderError
 from seg_core.plugins import get_registry as registry
 from seg_core.testing import check_architecture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 import seg_core
 from seg_core.testing import check_encoder
 
@@ -64,10 +65,11 @@ def test_compile_and_export(name: str) -> None:
 
 def test_model_without_features_only_has_clear_error() -> None:
     # Every model of timm 1.0.x builds with features_only=True, so register one that does not.
-    from seg_core.errors import IncompatibleEncoderError
-    from seg_encoders_timm import create_timm_encoder
     from timm.models import is_model, register_model
     from torch import nn
+
+    from seg_core.errors import IncompatibleEncoderError
+    from seg_encoders_timm import create_timm_encoder
 
     if not is_model("seg_test_mlp_only"):
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-import seg_core
 import torch
+
+import seg_core
 from seg_core.errors import ConfigError, IncompatibleEncoderError, UnknownNameError
 from seg_encoders_timm import TimmUniversalEncoder, TimmViTEncoder, create_timm_encoder
 

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 import seg_core
 import seg_encoders_timm
 from seg_core.errors import UnknownNameError

@@ -8,9 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import seg_core
 import timm
 import torch
+
+import seg_core
 from seg_core.errors import CheckpointError, ConfigError
 from seg_encoders_timm._names import parse_name
 from seg_encoders_timm._weights import resolve_weights

@@ -48,8 +48,9 @@ def _millions_of_params(name: str) -> float:
 
 def check_one(name: str, size: int, use_unet: bool, max_params: float) -> str | None:
     """Return None if ``name`` works, else a failure reason (or a skip note)."""
-    import seg_core
     import torch
+
+    import seg_core
     from seg_core.testing.conformance import _check_pyramid_outputs
 
     try:

@@ -57,12 +57,14 @@ def test_strict_mode_makes_the_broken_plugin_fatal() -> None:
 
 
 def test_disabling_plugins() -> None:
-    out = _run(
-        "import seg_core; print(seg_core.list_encoders('good*'))",
-        SEG_DISABLED_PLUGINS="broken,seg-plugin-good",
-    )
+    code = "import seg_core; print(seg_core.list_losses('good*'), seg_core.list_encoders('good*'))"
+    enabled = _run(code, SEG_DISABLED_PLUGINS="broken")
+    assert enabled.stdout.split() == ["['good_loss']", "['good_encoder']"]
+    out = _run(code, SEG_DISABLED_PLUGINS="broken,seg-plugin-good")
     assert out.returncode == 0
-    assert "[]" in out.stdout and "seg-plugin-broken" not in out.stderr
+    # good_loss disappears; good_encoder stays because seg-plugin-rival deliberately overrides it
+    assert out.stdout.split() == ["[]", "['good_encoder']"]
+    assert "seg-plugin-broken" not in out.stderr
 
 
 def test_name_conflicts_between_real_distributions() -> None:

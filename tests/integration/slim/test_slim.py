@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-import seg_core
 import torch
-from seg_core import EncoderMixin
 from torch import nn
+
+import seg_core
+from seg_core import EncoderMixin
 
 
 def test_heavy_optional_dependencies_are_absent() -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from seg_core.errors import ConfigError
 
 __all__ = ["METHODS", "class_histogram", "compute_class_weights", "weights_from_counts"]

@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from seg_core.errors import ConfigError
 from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
+
+from seg_core.errors import ConfigError
 
 __all__ = [
     "Compose",

@@ -9,7 +9,6 @@ from typing import Any
 from seg_core.errors import ConfigError
 from seg_core.heads import ClassificationHead, SegmentationHead
 from seg_core.model import SegmentationModel
-
 from seg_decoders.compatibility import check_compatible
 
 __all__ = ["DecoderModel"]

@@ -8,9 +8,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from seg_core.errors import ConfigError
 from seg_core.layers import adaptive_avg_pool, conv, get_norm, interpolation_mode
-from torch import nn
 
 __all__ = [
     "Attention",

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from torch import nn
+
 from seg_core.activations import ActivationSpec
 from seg_core.errors import ConfigError
 from seg_core.layers import conv, dropout
-from torch import nn
-
 from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, check_positive, check_probability
 from seg_decoders._blocks import resize, resolve_mode
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from seg_core.activations import ActivationSpec
-from seg_core.layers import conv_transpose
 from torch import nn
 
+from seg_core.activations import ActivationSpec
+from seg_core.layers import conv_transpose
 from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, resolve_alias
 from seg_decoders._blocks import ConvNormAct, build_norm, scale_between, transpose_kernel
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from seg_core.activations import ActivationSpec
-from seg_core.layers import adaptive_avg_pool, conv
 from torch import nn
 
+from seg_core.activations import ActivationSpec
+from seg_core.layers import adaptive_avg_pool, conv
 from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, check_positive, resolve_alias
 from seg_decoders._blocks import ConvNormAct, resize, resolve_mode
 from seg_decoders._unet_blocks import block_channels, resolve_decoder_channels, skip_plan

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from seg_core.activations import ActivationSpec
-from seg_core.layers import adaptive_avg_pool, conv, max_pool
 from torch import nn
 
+from seg_core.activations import ActivationSpec
+from seg_core.layers import adaptive_avg_pool, conv, max_pool
 from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, check_positive, resolve_alias
 from seg_decoders._blocks import SafeBatchNorm, resize, resolve_mode
 from seg_decoders.deeplabv3 import check_output_stride

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from seg_core.activations import ActivationSpec
 from torch import nn
 
+from seg_core.activations import ActivationSpec
 from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, resolve_alias
 from seg_decoders._blocks import Attention, ConvNormAct, check_attention, resize, resolve_mode
 from seg_decoders._unet_blocks import block_channels, resolve_decoder_channels, skip_plan

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from seg_core.errors import CheckpointError, ConfigError
-
 from seg_encoders_timm._names import ParsedName
 
 __all__ = ["WEIGHT_SUFFIXES", "WeightsPlan", "resolve_weights"]

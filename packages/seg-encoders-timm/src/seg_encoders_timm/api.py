@@ -87,8 +87,9 @@ def get_preprocessing_params(name: str, weights: Any = True) -> dict[str, Any]:
         >>> get_preprocessing_params("resnet18")["mean"]  # doctest: +SKIP
         (0.485, 0.456, 0.406)
     """
-    from seg_core.errors import ConfigError, UnknownNameError
     from timm.models import get_pretrained_cfg, is_model
+
+    from seg_core.errors import ConfigError, UnknownNameError
 
     parsed = parse_name(name)
     if not is_model(parsed.base):

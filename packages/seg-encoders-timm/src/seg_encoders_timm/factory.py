@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from seg_core.errors import ConfigError, IncompatibleEncoderError, SegError
 from torch import nn
 
+from seg_core.errors import ConfigError, IncompatibleEncoderError, SegError
 from seg_encoders_timm._names import parse_name
 from seg_encoders_timm._probe import KIND_FEATURES, KIND_UNSUPPORTED, KIND_VIT
 from seg_encoders_timm._weights import check_tag, fetch_error, resolve_weights

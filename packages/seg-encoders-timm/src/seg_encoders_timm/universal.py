@@ -7,10 +7,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from seg_core.errors import ConfigError
-from seg_core.pyramid import FeaturePyramidAdapter, IndicesSpec, plan_pyramid
 from torch import nn
 
+from seg_core.errors import ConfigError
+from seg_core.pyramid import FeaturePyramidAdapter, IndicesSpec, plan_pyramid
 from seg_encoders_timm._weights import check_file_matches
 
 __all__ = ["TimmUniversalEncoder"]

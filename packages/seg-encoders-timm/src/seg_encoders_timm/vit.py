@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from seg_core.encoder import EncoderMixin
 from seg_core.errors import ConfigError
 from seg_core.pyramid import IndicesSpec
-from torch import nn
-
 from seg_encoders_timm._weights import check_file_matches
 
 __all__ = ["TimmViTEncoder", "default_scale_factors", "default_taps"]
