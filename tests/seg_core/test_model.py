@@ -233,3 +233,21 @@ def test_conformance_kit_can_fail(arch) -> None:
 
     with pytest.raises(ConformanceError, match="level 1 has 16 channels but out_channels says 99"):
         check_encoder(lying, check_compile=False, check_export=False)
+
+
+def test_check_encoder_uses_fixed_input_size_and_encoder_kwargs() -> None:
+    from seg_core.basic_encoder import BasicCNNEncoder
+    from seg_core.testing import check_encoder
+
+    class Fixed(BasicCNNEncoder):
+        def __init__(self, *, depths=None, **kwargs):
+            assert depths == (1, 1), "encoder_kwargs must reach the factory even when names clash"
+            super().__init__(**kwargs)
+            self._fixed_input_size = (96, 96)
+
+        def forward(self, x):
+            assert tuple(x.shape[2:]) == (96, 96), "the declared fixed input size must be used"
+            return super().forward(x)
+
+    report = check_encoder(Fixed, encoder_kwargs={"depths": (1, 1)}, check_compile=False, check_export=False)
+    assert report.checks

@@ -176,3 +176,24 @@ def test_check_pyramid_explains(channels, reductions, kwargs, message) -> None:
 
 def test_check_pyramid_accepts_dilated_tail() -> None:
     check_pyramid([3, 8, 8, 8, 8, 8], [1, 2, 4, 8, 8, 8], consumer="DeepLab")
+
+
+def test_equal_stride_maps_honour_a_smaller_requested_depth() -> None:
+    adapter = _adapter([12, 12, 12], [16, 16, 16], depth=3)
+    assert adapter.depth == 3 and adapter.reductions == [1, 2, 4, 8]
+    assert "bilinear x2 up (stride 16 -> 8)" in adapter.features_info_str
+    _emitted(adapter)
+
+
+def test_dilated_backbone_keeps_resolution_of_deep_levels() -> None:
+    class Dilated(nn.Module):
+        def forward(self, x):
+            h, w = x.shape[2:]
+            return [torch.randn(x.shape[0], c, h // r, w // r) for c, r in zip([8, 16, 32, 64], [4, 8, 16, 16])]
+
+    adapter = FeaturePyramidAdapter(Dilated(), [8, 16, 32, 64], [4, 8, 16, 32], output_stride=16)
+    assert adapter.reductions == [1, 2, 4, 8, 16, 16] and adapter.output_stride == 16
+    feats = adapter(torch.randn(1, 3, 64, 64))
+    assert [f.shape[-1] for f in feats] == [64, 32, 16, 8, 4, 4]
+    with pytest.raises(ConfigError, match="output_stride must be 8, 16 or 32"):
+        FeaturePyramidAdapter(Dilated(), [8], [4], output_stride=4)

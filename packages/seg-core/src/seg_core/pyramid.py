@@ -107,6 +107,8 @@ def plan_pyramid(
     if indices is None or indices in ("first", "last"):
         within = [i for i in usable if _nearest_pow2(reductions[i]) <= 2**depth]
         n = len(within) if within else min(depth, len(usable))
+        # all maps coarser than 2**depth (plain ViTs at depth 3): honour the requested depth
+        cap = 2**depth if not within else None
         if n == 0:
             raise ConfigError(f"the backbone has no map below the input resolution (reductions {list(reductions)})")
         selected = usable[:n] if indices in (None, "first") else usable[-n:]
@@ -125,6 +127,7 @@ def plan_pyramid(
                 f"encoder_indices {bad} out of range: the backbone has {count} feature maps "
                 f"(valid positions 0..{count - 1} or -{count}..-1)"
             )
+        cap = None
         selected = sorted({i % count for i in raw})
         if len(selected) != len(raw):
             raise ConfigError(f"encoder_indices must not repeat a map, got {list(indices)}")
@@ -137,7 +140,10 @@ def plan_pyramid(
     targets = [0] * len(selected)
     for pos in range(len(selected) - 1, -1, -1):
         natural = _nearest_pow2(reductions[selected[pos]])
-        targets[pos] = natural if pos == len(selected) - 1 else min(natural, targets[pos + 1] // 2)
+        if pos == len(selected) - 1:
+            targets[pos] = natural if cap is None else min(natural, cap)
+        else:
+            targets[pos] = min(natural, targets[pos + 1] // 2)
         if targets[pos] < 2:
             raise ConfigError(
                 f"cannot place {len(selected)} maps with reductions "
@@ -164,6 +170,9 @@ class FeaturePyramidAdapter(nn.Module, EncoderMixin):
         interpolation: Mode used to resample maps whose reduction must change.
         feature_format: ``"NCHW"`` (channels first) or ``"NHWC"`` for backbones that
             return channels-last maps (Swin-like); those are converted to channels first.
+        output_stride: For a backbone dilated to output stride 8/16: give ``reductions``
+            as the undilated strides (for placement) and the actual output stride here;
+            maps deeper than it keep its resolution and ``reductions`` report it.
 
     Raises:
         ConfigError: Inconsistent channels/reductions, bad indices or encoder_channels.
@@ -189,8 +198,11 @@ class FeaturePyramidAdapter(nn.Module, EncoderMixin):
         spatial_dims: int = 2,
         interpolation: str = "bilinear",
         feature_format: str = "NCHW",
+        output_stride: int | None = None,
     ) -> None:
         super().__init__()
+        if output_stride is not None and output_stride not in (8, 16, 32):
+            raise ConfigError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
         if feature_format not in ("NCHW", "NHWC"):
             raise ConfigError(f"feature_format must be 'NCHW' or 'NHWC', got {feature_format!r}")
         self._channels_last = feature_format == "NHWC"
@@ -209,6 +221,8 @@ class FeaturePyramidAdapter(nn.Module, EncoderMixin):
         self._in_channels = in_channels
         self._requested_depth = depth
         self._supports_dilation = False
+        if output_stride is not None:
+            self._output_stride = output_stride
 
         new_depth, selected, targets = plan_pyramid(self._backbone_reductions, depth, indices)
         if new_depth != depth:
@@ -333,7 +347,7 @@ class FeaturePyramidAdapter(nn.Module, EncoderMixin):
         spatial = x.shape[2:]
         out: list[torch.Tensor] = [x]
         for level in range(1, self._depth + 1):
-            size = [-(-int(s) // 2**level) for s in spatial]
+            size = [-(-int(s) // min(2**level, self._output_stride)) for s in spatial]
             idx = self._level_source[level]
             if idx < 0:
                 out.append(x.new_zeros((x.shape[0], 0, *size)))

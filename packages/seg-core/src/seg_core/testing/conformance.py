@@ -54,6 +54,20 @@ def _valid_size(size: int | Sequence[int], divisor: Sequence[int], minimum: Sequ
     return [max(math.ceil(s / d) * d, math.ceil(m / d) * d) for s, d, m in zip(sizes, divisor, minimum)]
 
 
+def _encoder_input_size(encoder: Any, input_size: Any, divisor: Sequence[int] | None = None) -> list[int]:
+    fixed = encoder.capabilities.fixed_input_size
+    if fixed:
+        return [int(v) for v in fixed]
+    return _valid_size(input_size, divisor or [max(r) for r in zip(*encoder.axis_reductions)])
+
+
+def _model_input_size(model: Any, input_size: Any) -> list[int]:
+    fixed = model.encoder.capabilities.fixed_input_size
+    if fixed:
+        return [int(v) for v in fixed]
+    return _valid_size(input_size, model.input_divisor, model.min_input_size)
+
+
 def _check_pyramid_outputs(what: str, encoder: Any, x: torch.Tensor, feats: Sequence[torch.Tensor]) -> None:
     depth = encoder.depth
     if len(feats) != depth + 1:
@@ -86,6 +100,7 @@ def check_encoder(
     check_dilation: bool = True,
     check_compile: bool = True,
     check_export: bool = True,
+    encoder_kwargs: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> EncoderReport:
     """Check that an encoder follows the `EncoderMixin` contract.
@@ -104,6 +119,8 @@ def check_encoder(
         check_dilation: Try output strides 16 and 8 when ``supports_dilation``.
         check_compile: Run ``torch.compile(fullgraph=True, backend="eager")`` when declared.
         check_export: Run ``torch.export.export`` when declared.
+        encoder_kwargs: Extra arguments for every build, for names that would clash with
+            this function's own (e.g. Swin's ``depths``).
         **kwargs: Extra arguments for every build (e.g. ``spatial_dims=3``).
 
     Returns:
@@ -116,6 +133,7 @@ def check_encoder(
     from seg_core.errors import ConfigError
 
     name, factory = _encoder_factory(encoder)
+    kwargs = {**kwargs, **(encoder_kwargs or {})}
     report = EncoderReport(name)
     torch.manual_seed(0)
     last: Any = None
@@ -128,7 +146,7 @@ def check_encoder(
         if enc.depth > depth:
             raise _fail(what, f"built depth {enc.depth}, more than requested")
         enc.eval()
-        size = _valid_size(input_size, [max(r) for r in zip(*enc.axis_reductions)])
+        size = _encoder_input_size(enc, input_size)
         x = torch.randn(batch_size, enc.in_channels, *size)
         with torch.no_grad():
             feats = enc(x)
@@ -143,7 +161,7 @@ def check_encoder(
         if enc.in_channels != n or enc.out_channels[0] != n:
             raise _fail(what, f"in_channels/out_channels[0] report {enc.in_channels}/{enc.out_channels[0]}")
         enc.eval()
-        size = _valid_size(input_size, [max(r) for r in zip(*enc.axis_reductions)])
+        size = _encoder_input_size(enc, input_size)
         x = torch.randn(1, n, *size)
         with torch.no_grad():
             _check_pyramid_outputs(what, enc, x, enc(x))
@@ -161,7 +179,7 @@ def check_encoder(
             enc = factory(output_stride=stride, **kwargs).eval()
             if enc.output_stride != stride:
                 raise _fail(f"encoder {name!r}", f"output_stride={stride} gives {enc.output_stride}")
-            size = _valid_size(input_size, [32] * enc.spatial_dims)
+            size = _encoder_input_size(enc, input_size, [32] * enc.spatial_dims)
             x = torch.randn(1, enc.in_channels, *size)
             with torch.no_grad():
                 _check_pyramid_outputs(f"encoder {name!r} output_stride={stride}", enc, x, enc(x))
@@ -184,9 +202,12 @@ def _smoke_compile_export(
     what: str, module: nn.Module, compile_: bool, export: bool, input_size: Any, report: Any
 ) -> None:
     target: Any = module
-    divisor = getattr(target, "input_divisor", None) or [max(r) for r in zip(*target.axis_reductions)]
-    minimum = getattr(target, "min_input_size", None)
-    size = _valid_size(input_size, divisor, minimum)
+    encoder = target.encoder if hasattr(target, "encoder") else target
+    if encoder.capabilities.fixed_input_size:
+        size = [int(v) for v in encoder.capabilities.fixed_input_size]
+    else:
+        divisor = getattr(target, "input_divisor", None) or [max(r) for r in zip(*target.axis_reductions)]
+        size = _valid_size(input_size, divisor, getattr(target, "min_input_size", None))
     in_ch = int(target.encoder.in_channels if hasattr(target, "encoder") else target.in_channels)
     x = torch.randn(1, in_ch, *size)
     module.eval()
@@ -279,7 +300,7 @@ def check_architecture(
         what = f"{name} with {encoder_name} depth={depth}"
         torch.manual_seed(0)
         model = factory(encoder_name=encoder_name, encoder_depth=depth, classes=classes, **kwargs)
-        size = _valid_size(input_size, model.input_divisor, model.min_input_size)
+        size = _model_input_size(model, input_size)
         in_ch = model.encoder.in_channels
         model.train()
         for batch in batch_sizes:
@@ -296,13 +317,18 @@ def check_architecture(
             f"depth {depth}: shape {[classes, *size]}, batches {list(batch_sizes)} train + backward, all params used"
         )
         model.train()
-        odd = [s + 3 for s in size]
-        pred = model.predict(torch.randn(1, in_ch, *odd), pad=True)
+        fixed = bool(model.encoder.capabilities.fixed_input_size)
+        probe = size if fixed else [s + 3 for s in size]
+        pred = model.predict(torch.randn(1, in_ch, *probe), pad=not fixed)
         if not model.training:
             raise _fail(what, "predict() must restore training mode")
-        if list(pred.shape[2:]) != odd:
-            raise _fail(what, f"predict(pad=True) on {odd} returned {list(pred.shape[2:])}")
-        report.checks.append(f"depth {depth}: predict restores mode; pad=True on odd size {odd}")
+        if list(pred.shape[2:]) != probe:
+            raise _fail(what, f"predict(pad={not fixed}) on {probe} returned {list(pred.shape[2:])}")
+        if fixed:
+            report.skipped.append(f"depth {depth}: odd sizes (the encoder has a fixed input size)")
+        report.checks.append(
+            f"depth {depth}: predict restores mode" + ("" if fixed else f"; pad=True on odd size {probe}")
+        )
         if check_aux:
             aux_model = factory(
                 encoder_name=encoder_name, encoder_depth=depth, classes=classes, aux_params={"classes": 2}, **kwargs
@@ -314,7 +340,7 @@ def check_architecture(
     assert model is not None
     if check_save_load and isinstance(arch, str):
         model.eval()
-        size = _valid_size(input_size, model.input_divisor, model.min_input_size)
+        size = _model_input_size(model, input_size)
         x = torch.randn(1, model.encoder.in_channels, *size)
         with tempfile.TemporaryDirectory() as tmp:
             model.save_pretrained(tmp)
