@@ -122,3 +122,4 @@ def test_offline_download_failure_says_to_pass_a_file(tmp_path: Path) -> None:
     assert "MESSAGE" in done.stdout, done.stdout + done.stderr
     assert "cannot be fetched" in done.stdout
     assert "encoder_weights='/path/to/model.safetensors'" in done.stdout
+    assert "faq/#offline-weights" in done.stdout

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seg_core.errors import CheckpointError, ConfigError
+from seg_core.errors import CheckpointError, ConfigError, faq_link
 from seg_encoders_timm._names import ParsedName
 
 __all__ = ["WEIGHT_SUFFIXES", "WeightsPlan", "resolve_weights"]
@@ -106,7 +106,7 @@ def fetch_error(model_name: str, exc: BaseException) -> CheckpointError:
         f"pretrained weights for {model_name!r} cannot be fetched ({type(exc).__name__}: {str(exc)[:300]}). "
         "If this machine is offline, download the weights elsewhere and pass a local file: "
         "encoder_weights='/path/to/model.safetensors' (.safetensors, .pth or .bin); "
-        "see docs/encoders/local-weights.md"
+        f"see {faq_link('offline-weights')}"
     )
 
 
