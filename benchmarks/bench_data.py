@@ -7,7 +7,7 @@ Writes a folder of real JPEG images and PNG masks at 512x1024 to a temporary dir
 * ``plain loop``: PIL decode of image and mask and a torchvision resize to 512x512 (no augmentation),
   the floor any loader pays.
 
-Run: ``nox -s bench`` or ``python benchmarks/bench_data.py [--quick] [--samples N]``.
+Run: ``nox -s bench`` or ``python benchmarks/bench_data.py [--quick] [--samples N] [--epochs E]``.
 """
 
 from __future__ import annotations
@@ -67,9 +67,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few samples, one epoch (smoke run)")
     parser.add_argument("--samples", type=int, default=None, help="number of image/mask pairs (default 32)")
+    parser.add_argument("--epochs", type=int, default=None, help="passes over the files (default 2, --quick 1)")
     args, _ = parser.parse_known_args()  # nox passes the same posargs to every bench script
     n = args.samples or (4 if args.quick else 32)
-    epochs = 1 if args.quick else 2
+    epochs = args.epochs or (1 if args.quick else 2)
     torch.set_num_threads(1)
 
     from seg_data import Compose, SegmentationAugment, SegmentationTransform, create_dataset, seed_worker

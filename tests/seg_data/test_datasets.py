@@ -231,3 +231,12 @@ def test_cityscapes_coarse(make_cityscapes: Callable[..., Path]) -> None:
     write_mask(root / "gtCoarse" / "train" / "aachen" / "aachen_000001_000019_gtCoarse_labelIds.png", raw_mask([8]))
     ds = create_dataset("cityscapes", root=root, split="train", mode="coarse")
     assert bool((ds[0][1] == 1).all())
+
+
+def test_folder_palette_masks_give_indices_not_colors(tmp_path: Path) -> None:
+    root = tmp_path / "pal"
+    for s in ("p", "q"):
+        write_image(root / "images" / f"{s}.png", 0)
+        write_mask(root / "masks" / f"{s}.png", raw_mask([2, 0, 1, 255]), palette=True)
+    ds = create_dataset("folder", root=root, num_classes=3)
+    assert _check_sample(ds)[1].flatten()[:4].tolist() == [2, 0, 1, 255]

@@ -1,9 +1,11 @@
-"""Deterministic transforms vs random augmentations, both on image and mask together (torchvision v2).
+"""Deterministic transforms vs random augmentations, both on image and mask together.
 
-* :class:`SegmentationTransform` is deterministic: uint8 -> float, optional resize or pad-crop to a size
-  (mask padded with ``ignore_index``), optional normalization with the encoder's mean/std.
+* :class:`SegmentationTransform` is deterministic (torchvision v2 kernels): uint8 -> float, optional resize or
+  pad-crop to a size (mask padded with ``ignore_index``), optional normalization with the encoder's mean/std.
 * :class:`SegmentationAugment` is random: flips, scale jitter, random crop, rotation, perspective, color
-  jitter, blur. Masks always use nearest interpolation and are filled with ``ignore_index``.
+  jitter, blur. Masks always use nearest sampling and are filled with ``ignore_index``. One vectorized
+  implementation (:mod:`seg_data._augment_ops`) serves single samples in DataLoader workers and whole
+  batches on the GPU with per-sample draws (:meth:`SegmentationAugment.batch`, :func:`augment_batch`).
 
 Compose them as ``Compose([augment, transform])`` for training and use ``transform`` alone for validation
 and visualization (unnormalized originals: ``SegmentationTransform()``).
@@ -31,7 +33,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as F
 
-from seg_core.errors import ConfigError
+from seg_core.errors import ConfigError, InputShapeError
+from seg_data import _augment_ops as _ops
 
 __all__ = [
     "Compose",
@@ -168,29 +171,55 @@ class RandomScale(v2.Transform):
         return inpt
 
 
+_MODES = {
+    InterpolationMode.NEAREST: "nearest",
+    InterpolationMode.BILINEAR: "bilinear",
+    InterpolationMode.BICUBIC: "bicubic",
+}
+
+
 class SegmentationAugment:
-    """The random part; every option defaults to off. Order: scale, crop, flips, rotation, perspective,
-    color jitter, blur.
+    """The random part; every option defaults to off. Vectorized: the same code augments one sample in a
+    DataLoader worker (``aug(image, mask)``) and a collated batch on its device (``aug.batch(images, masks)``).
+
+    Order: scale, crop (pad where the scaled image is smaller), flips, rotation, perspective, color jitter, blur.
+    All geometric steps are composed into one map per sample and the image is resampled once, at the output
+    size: crop-then-rotate reads real pixels from around the crop where there are some, and only pixels from
+    outside the image are filled (image 0, mask ``ignore_index``). Maps without rotation, perspective or
+    scaling (crop, pad, flips) are exact integer gathers that keep uint8 images uint8.
 
     Args:
         hflip: Probability of a horizontal flip.
         vflip: Probability of a vertical flip.
         scale_range: ``(low, high)`` factors for scale jitter (``(1, 1)`` = off).
-        crop_size: Random crop ``(H, W)`` (or int); images smaller than it are padded (mask with ignore).
-        rotation: Maximum absolute rotation angle in degrees (0 = off).
-        perspective: Distortion scale of a random perspective (0 = off), applied with probability 0.5.
-        color_jitter: ``(brightness, contrast, saturation, hue)`` or None.
-        blur: Probability of a Gaussian blur (kernel ``blur_kernel``, sigma in ``blur_sigma``).
+        crop_size: Random crop ``(H, W)`` (or int); images smaller than it are padded (mask with ignore). Without
+            it a single sample keeps its scaled size and a batch keeps its input size.
+        rotation: Maximum absolute rotation angle in degrees (0 = off), about the crop center.
+        perspective: Distortion scale of a random perspective (0 = off), applied with probability
+            ``perspective_p``.
+        color_jitter: ``(brightness, contrast, saturation, hue)`` or None: factors drawn uniformly in
+            ``[1 - x, 1 + x]`` (hue: shift in ``[-h, h]`` turns, ``h <= 0.5``), applied in that order as one
+            affine color map, clamped once; hue rotates the YIQ chroma plane (a cheap HSV-like hue shift).
+        blur: Probability of a Gaussian blur (kernel ``blur_kernel``, sigma uniform in ``blur_sigma``).
         blur_kernel: Odd kernel size.
         blur_sigma: ``(min, max)`` sigma.
         ignore_index: Mask fill value for padded, rotated-in or warped-in pixels.
-        interpolation: Image interpolation for scale, rotation and perspective (masks always use nearest).
+        interpolation: Image interpolation for scale, rotation and perspective: NEAREST, BILINEAR or BICUBIC
+            (masks always use nearest). Downscaling does not antialias.
+        perspective_p: Probability of the perspective step.
 
     Raises:
-        ConfigError: Out-of-range probabilities or sizes.
+        ConfigError: Out-of-range probabilities, sizes, jitter or an unsupported interpolation.
 
     Example:
-        >>> aug = SegmentationAugment(hflip=0.5, rotation=10, color_jitter=(0.2, 0.2, 0.2, 0.0))
+        >>> import torch
+        >>> aug = SegmentationAugment(hflip=0.5, rotation=10, color_jitter=(0.2, 0.2, 0.2, 0.0), crop_size=16)
+        >>> x, y = aug(torch.zeros(3, 20, 24, dtype=torch.uint8), torch.zeros(20, 24, dtype=torch.int64))
+        >>> tuple(x.shape), x.dtype
+        ((3, 16, 16), torch.uint8)
+        >>> xb, yb = aug.batch(torch.rand(4, 3, 20, 24), torch.zeros(4, 20, 24, dtype=torch.int64))
+        >>> tuple(xb.shape), tuple(yb.shape)
+        ((4, 3, 16, 16), (4, 16, 16))
     """
 
     def __init__(
@@ -208,64 +237,183 @@ class SegmentationAugment:
         blur_sigma: tuple[float, float] = (0.1, 2.0),
         ignore_index: int = 255,
         interpolation: InterpolationMode = InterpolationMode.BILINEAR,
+        perspective_p: float = 0.5,
     ) -> None:
-        for name, p in (("hflip", hflip), ("vflip", vflip), ("blur", blur)):
+        for name, p in (("hflip", hflip), ("vflip", vflip), ("blur", blur), ("perspective_p", perspective_p)):
             if not 0.0 <= p <= 1.0:
                 raise ConfigError(f"SegmentationAugment: {name}={p} must be a probability in [0, 1]")
         if not 0.0 <= perspective < 1.0:
             raise ConfigError(f"SegmentationAugment: perspective={perspective} must be in [0, 1)")
-        fill = {tv_tensors.Image: 0, tv_tensors.Mask: ignore_index}
-        steps: list[v2.Transform] = []
-        if tuple(scale_range) != (1.0, 1.0):
-            steps.append(RandomScale(scale_range, interpolation))
-        if crop_size is not None:
-            steps.append(v2.RandomCrop(_size2(crop_size, "crop_size"), pad_if_needed=True, fill=fill))
-        if hflip:
-            steps.append(v2.RandomHorizontalFlip(hflip))
-        if vflip:
-            steps.append(v2.RandomVerticalFlip(vflip))
-        if rotation:
-            steps.append(v2.RandomRotation(abs(rotation), interpolation=interpolation, fill=fill))
-        if perspective:
-            steps.append(v2.RandomPerspective(perspective, p=0.5, interpolation=interpolation, fill=fill))
+        lo, hi = float(scale_range[0]), float(scale_range[1])
+        if not 0 < lo <= hi:
+            raise ConfigError(f"SegmentationAugment: scale_range must satisfy 0 < low <= high, got {scale_range!r}")
+        if blur_kernel < 1 or blur_kernel % 2 == 0:
+            raise ConfigError(f"SegmentationAugment: blur_kernel={blur_kernel} must be a positive odd int")
+        if not 0.0 < blur_sigma[0] <= blur_sigma[1]:
+            raise ConfigError(f"SegmentationAugment: blur_sigma={blur_sigma!r} must satisfy 0 < min <= max")
+        jitter: tuple[float, float, float, float] | None = None
         if color_jitter is not None:
-            b, c, s, h = (list(color_jitter) + [0.0] * 4)[:4]
-            steps.append(v2.ColorJitter(brightness=b, contrast=c, saturation=s, hue=h))
-        if blur:
-            steps.append(v2.RandomApply([v2.GaussianBlur(blur_kernel, blur_sigma)], p=blur))
+            b, c, s, h = (float(v) for v in (list(color_jitter) + [0.0] * 4)[:4])
+            if min(b, c, s, h) < 0 or h > 0.5:
+                raise ConfigError(
+                    f"SegmentationAugment: color_jitter={tuple(color_jitter)!r} needs non-negative values and hue <= 0.5"
+                )
+            jitter = (b, c, s, h)
+        if interpolation not in _MODES:
+            raise ConfigError(
+                f"SegmentationAugment: interpolation={interpolation!r} is unsupported; use NEAREST, BILINEAR or BICUBIC"
+            )
         self.ignore_index = ignore_index
-        self.pipeline = v2.Compose(steps)
+        self.config = _ops.AugmentConfig(
+            hflip=float(hflip),
+            vflip=float(vflip),
+            scale_range=(lo, hi),
+            crop_size=_size2(crop_size, "crop_size") if crop_size is not None else None,
+            rotation=abs(float(rotation)),
+            perspective=float(perspective),
+            perspective_p=float(perspective_p),
+            color_jitter=jitter,
+            blur=float(blur),
+            blur_kernel=int(blur_kernel),
+            blur_sigma=(float(blur_sigma[0]), float(blur_sigma[1])),
+            ignore_index=int(ignore_index),
+            mode=_MODES[interpolation],
+        )
 
     def __call__(self, image: Any, mask: Any) -> Pair:
-        image, mask = to_tv(image, mask)
-        out_image, out_mask = self.pipeline(image, mask)
-        return out_image, out_mask
+        """Augment one sample: image (C, H, W) uint8 or float, mask (H, W); draws from torch's global RNG.
+
+        Returns:
+            ``(tv_tensors.Image, tv_tensors.Mask)`` with the input dtypes.
+        """
+        img = torch.as_tensor(image).as_subclass(torch.Tensor)
+        msk = torch.as_tensor(mask).as_subclass(torch.Tensor)
+        squeeze = msk.ndim == 3
+        out_i, out_m = self._run(img[None], msk.reshape(1, *msk.shape[-2:]), None, per_sample=True, fixed_out=False)
+        out_mask = out_m[0][None] if squeeze else out_m[0]
+        return tv_tensors.Image(out_i[0]), tv_tensors.Mask(out_mask)
+
+    def batch(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        per_sample: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augment a collated batch on its device with independent draws per sample, vectorized.
+
+        Args:
+            images: (B, C, H, W) uint8, or float in [0, 1] (before normalization), on any device.
+            masks: (B, H, W) integer masks on the same device.
+            generator: CPU generator for the draws (None: torch's global RNG). The same seed gives the same
+                draws on every device (results agree up to floating-point rounding).
+            per_sample: False shares one draw across the batch.
+
+        Returns:
+            Plain ``(images, masks)`` on the input device with the input dtypes; spatial size ``crop_size``, or
+            the input size without it.
+
+        Raises:
+            InputShapeError: Wrong ranks or mismatched sizes.
+        """
+        images = images.as_subclass(torch.Tensor)
+        masks = masks.as_subclass(torch.Tensor)
+        if (
+            images.ndim != 4
+            or masks.ndim != 3
+            or images.shape[0] != masks.shape[0]
+            or images.shape[-2:] != masks.shape[-2:]
+        ):
+            raise InputShapeError(
+                f"SegmentationAugment.batch: need images (B, C, H, W) and masks (B, H, W) of the same B, H, W; "
+                f"got {tuple(images.shape)} and {tuple(masks.shape)}"
+            )
+        return self._run(images, masks, generator, per_sample=per_sample, fixed_out=True)
+
+    def _run(
+        self,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        generator: torch.Generator | None,
+        *,
+        per_sample: bool,
+        fixed_out: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.config
+        n = images.shape[0]
+        draws = n if per_sample else 1
+        geo = _ops.draw_geometry(cfg, draws, (images.shape[-2], images.shape[-1]), generator, fixed_out=fixed_out)
+        color = _ops.draw_color(cfg.color_jitter, draws, generator) if cfg.color_jitter is not None else None
+        blur_on = torch.rand(draws, generator=generator, dtype=torch.float64) < cfg.blur
+        sigma = cfg.blur_sigma[0] + (cfg.blur_sigma[1] - cfg.blur_sigma[0]) * torch.rand(
+            draws, generator=generator, dtype=torch.float64
+        )
+        if not per_sample and n > 1:
+            geo = _ops.Geometry(geo.inverse.expand(n, 3, 3), geo.out_hw)
+            color = color.expand(n, 4) if color is not None else None
+            blur_on, sigma = blur_on.expand(n), sigma.expand(n)
+        out_m = _ops.warp_mask(masks, geo, self.ignore_index)
+        out_i = _ops.warp_image(images, geo, cfg.mode)
+        max_value = 1.0 if images.is_floating_point() else 255.0
+        if color is not None or bool(blur_on.any()):
+            out_i = out_i if out_i.is_floating_point() else out_i.float()
+            if color is not None:
+                out_i = _ops.color_jitter(out_i, color, max_value)
+            if bool(blur_on.any()):
+                out_i = _ops.gaussian_blur(out_i, torch.where(blur_on, sigma, 0.0), cfg.blur_kernel)
+        if out_i.dtype != images.dtype:
+            out_i = (
+                out_i.round_().clamp_(0, 255).to(images.dtype)
+                if not images.is_floating_point()
+                else out_i.to(images.dtype)
+            )
+        return out_i, out_m
 
     def __repr__(self) -> str:
-        return f"SegmentationAugment({self.pipeline!r})"
+        return f"SegmentationAugment({self.config!r})"
 
 
 def augment_batch(
-    augment: Callable[[Any, Any], Pair], images: torch.Tensor, masks: torch.Tensor, *, per_sample: bool = True
+    augment: Callable[[Any, Any], Pair],
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    *,
+    per_sample: bool = True,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Augment a batch on its device (e.g. CUDA) after collation.
+    """Augment a collated batch on its device (e.g. CUDA) after the DataLoader.
+
+    A :class:`SegmentationAugment` runs vectorized (:meth:`SegmentationAugment.batch`); any other
+    ``(image, mask)`` callable is applied sample by sample (its outputs must have equal sizes).
 
     Args:
-        augment: A :class:`SegmentationAugment` (without a crop that changes sizes when ``per_sample``).
-        images: (B, C, H, W) tensor.
-        masks: (B, H, W) tensor.
-        per_sample: Draw parameters per sample (loop) instead of one draw for the whole batch.
+        augment: The augmentation.
+        images: (B, C, H, W) uint8 or float in [0, 1].
+        masks: (B, H, W) integer masks.
+        per_sample: Independent draws per sample (False: one draw for the whole batch).
+        generator: CPU generator for reproducible draws (SegmentationAugment only).
 
     Returns:
         The augmented ``(images, masks)`` as plain tensors on the same device.
+
+    Example:
+        >>> import torch
+        >>> aug = SegmentationAugment(hflip=0.5, scale_range=(0.5, 2.0), crop_size=8, rotation=10)
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x, y = augment_batch(aug, torch.rand(2, 3, 12, 12), torch.zeros(2, 12, 12, dtype=torch.long), generator=g)
+        >>> tuple(x.shape), tuple(y.shape)
+        ((2, 3, 8, 8), (2, 8, 8))
     """
+    if isinstance(augment, SegmentationAugment):
+        return augment.batch(images, masks, generator=generator, per_sample=per_sample)
     if not per_sample:
         out_i, out_m = augment(tv_tensors.Image(images), tv_tensors.Mask(masks))
         return out_i.as_subclass(torch.Tensor), out_m.as_subclass(torch.Tensor)
     pairs = [augment(tv_tensors.Image(i), tv_tensors.Mask(m)) for i, m in zip(images, masks, strict=True)]
     return (
-        torch.stack([p[0].as_subclass(torch.Tensor) for p in pairs]),
-        torch.stack([p[1].as_subclass(torch.Tensor) for p in pairs]),
+        torch.stack([torch.as_tensor(p[0]).as_subclass(torch.Tensor) for p in pairs]),
+        torch.stack([torch.as_tensor(p[1]).as_subclass(torch.Tensor) for p in pairs]),
     )
 
 
