@@ -19,6 +19,8 @@ def seg_register_encoders(registry: Registrar) -> None:
         description="plain conv-norm-ReLU encoder (stride-2 stem), 2D/3D, no pretrained weights",
         family="basic",
         spatial_dims=(2, 3),
+        out_channels=(3, 16, 32, 64, 128, 256),
+        reductions=(1, 2, 4, 8, 16, 32),
     )
     registry.add(
         "basic_cnn_s4",
@@ -26,4 +28,6 @@ def seg_register_encoders(registry: Registrar) -> None:
         description="basic_cnn with a stride-4 stem (level 1 is a zero-channel map, like ConvNeXt)",
         family="basic",
         spatial_dims=(2, 3),
+        out_channels=(3, 0, 32, 64, 128, 256),
+        reductions=(1, 2, 4, 8, 16, 32),
     )

@@ -151,9 +151,66 @@ def build_encoder(
     return create_encoder(encoder_name, **kwargs)
 
 
-def list_encoders(pattern: str | None = None) -> list[str]:
-    """List encoder names, optionally filtered by an fnmatch pattern (``"resnet*"``)."""
-    return get_registry("encoders").names(pattern)
+def list_encoders(pattern: str | None = None, *, compatible_with: str | None = None) -> list[str]:
+    """List encoder names, optionally filtered by an fnmatch pattern and by an architecture.
+
+    Args:
+        pattern: Shell-style wildcard (``"resnet*"``), case-insensitive.
+        compatible_with: An architecture name (``"fpn"``): keep only encoders whose declared
+            capabilities (registry info: ``spatial_dims``, ``out_channels``, ``reductions``...)
+            do not rule that architecture out. The architecture decides, through the
+            ``compatibility="module:function"`` callable in its registry info (called as
+            ``function(arch_name, encoder_info) -> bool``, the check its models run when built);
+            without one, only ``spatial_dims`` are compared. Encoders that declare nothing
+            are kept: their model constructor still checks them.
+
+    Returns:
+        Sorted names (directly registered first, then provider names).
+
+    Raises:
+        UnknownNameError: ``compatible_with`` is not a registered architecture.
+
+    Example:
+        >>> import seg_core
+        >>> "basic_cnn" in seg_core.list_encoders(compatible_with="fpn")  # doctest: +SKIP
+        True
+    """
+    registry = get_registry("encoders")
+    names = registry.names(pattern)
+    if compatible_with is None:
+        return names
+    accepts = _compatibility_filter(compatible_with)
+    return [name for name in names if accepts(registry.info(name))]
+
+
+def _compatibility_filter(arch: str) -> Callable[[dict[str, Any]], bool]:
+    """Return ``encoder_info -> bool`` for the architecture ``arch`` (from its registry info)."""
+    import importlib
+
+    arch_info = get_registry("architectures").info(arch)
+    arch_name = str(arch_info["name"])
+    target = arch_info.get("compatibility")
+    if isinstance(target, str):
+        module_name, _, attr = target.partition(":")
+        check: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            check = getattr(check, part)
+        return lambda info: bool(check(arch_name, info))
+    if callable(target):
+        return lambda info: bool(target(arch_name, info))
+    arch_dims = arch_info.get("spatial_dims")
+
+    def _dims_only(info: dict[str, Any]) -> bool:
+        enc_dims = info.get("spatial_dims")
+        if arch_dims is None or enc_dims is None:
+            return True
+        return bool(set(_as_tuple(arch_dims)) & set(_as_tuple(enc_dims)))
+
+    return _dims_only
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, (list, tuple, set, frozenset)) else (value,)
 
 
 def list_architectures(pattern: str | None = None) -> list[str]:

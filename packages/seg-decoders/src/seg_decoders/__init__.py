@@ -26,6 +26,7 @@ _LAZY: dict[str, str] = {
     "DeepLabV3Plus": "seg_decoders.deeplabv3",
     "check_compatible": "seg_decoders.compatibility",
     "is_compatible": "seg_decoders.compatibility",
+    "from_smp": "seg_decoders.smp_import",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -52,5 +53,6 @@ if TYPE_CHECKING:
     from seg_decoders.manet import MAnet
     from seg_decoders.pan import PAN
     from seg_decoders.pspnet import PSPNet
+    from seg_decoders.smp_import import from_smp
     from seg_decoders.unet import Unet
     from seg_decoders.unetplusplus import UnetPlusPlus

@@ -55,4 +55,5 @@ def seg_register_architectures(registry: Registrar) -> None:
             spatial_dims=(2, 3),
             min_encoder_depth=min_depth,
             paper=paper,
+            compatibility="seg_decoders.compatibility:is_compatible_info",
         )

@@ -12,15 +12,16 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seg_core.errors import ConfigError, IncompatibleEncoderError
 
 if TYPE_CHECKING:
     from seg_core.encoder import EncoderCapabilities
 
-__all__ = ["DecoderRequirements", "check_compatible", "is_compatible", "requirements"]
+__all__ = ["DecoderRequirements", "check_compatible", "is_compatible", "is_compatible_info", "requirements"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,56 @@ def is_compatible(arch_name: str, capabilities: EncoderCapabilities) -> bool:
     except IncompatibleEncoderError:
         return False
     return True
+
+
+def _info_problem(req: DecoderRequirements, info: Mapping[str, Any]) -> str | None:
+    """Why the declared capabilities in ``info`` rule ``req`` out, or None (pure Python, no torch)."""
+    dims = info.get("spatial_dims")
+    if dims is not None:
+        declared = set(dims) if isinstance(dims, (list, tuple, set, frozenset)) else {dims}
+        if not declared & set(req.spatial_dims):
+            return f"spatial_dims {sorted(declared)} not in {req.spatial_dims}"
+    channels, reductions = info.get("out_channels"), info.get("reductions")
+    if channels is None or reductions is None:
+        return None  # nothing declared: the model constructor checks the built encoder
+    if len(channels) != len(reductions) or not reductions or reductions[0] != 1:
+        return f"malformed pyramid channels={channels} reductions={reductions}"
+    depth = len(reductions) - 1
+    if depth < req.min_depth:
+        return f"depth {depth} < {req.min_depth}"
+    for i in range(1, len(reductions)):
+        if reductions[i] < reductions[i - 1] or reductions[i] % reductions[i - 1]:
+            return f"reductions {list(reductions)} are not a pyramid"
+    levels = list(req.nonzero_levels)
+    if req.nonzero_from is not None:
+        levels += list(range(req.nonzero_from, depth + 1))
+    for level in levels:
+        if -len(channels) <= level <= depth and not channels[level]:
+            return f"level {level} carries no channels"
+    return None
+
+
+def is_compatible_info(arch_name: str, info: Mapping[str, Any]) -> bool:
+    """Decide from an encoder's registry info (no encoder is built) whether it can feed ``arch_name``.
+
+    This is what ``seg_core.list_encoders(compatible_with=...)`` calls for the nine
+    architectures. It reads the capabilities encoders declare at registration
+    (``spatial_dims``, and the pyramid as ``out_channels``/``reductions``, index 0 being
+    the input) with the same requirements :func:`check_compatible` applies to a built
+    encoder. Encoders that declare no pyramid are not ruled out.
+
+    Args:
+        arch_name: Architecture name (``"fpn"``...).
+        info: ``seg_core.get_registry("encoders").info(name)``.
+
+    Returns:
+        False when the declared capabilities rule the architecture out.
+
+    Raises:
+        ConfigError: Unknown architecture name.
+
+    Example:
+        >>> is_compatible_info("fpn", {"spatial_dims": (2,), "out_channels": (3, 8, 16), "reductions": (1, 2, 4)})
+        False
+    """
+    return _info_problem(requirements(arch_name), info) is None

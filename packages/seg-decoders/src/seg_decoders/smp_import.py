@@ -1,0 +1,434 @@
+"""Import checkpoints trained with segmentation_models_pytorch (smp) as seg models.
+
+Scope: smp's nine architectures shared with seg (Unet, UnetPlusPlus, MAnet, Linknet,
+FPN, PSPNet, PAN, DeepLabV3, DeepLabV3Plus) with smp's ``tu-*`` (timm) encoders or its
+native ResNet/ResNeXt encoders, which have the same structure as timm's. The encoder is
+built by seg-encoders-timm through the registry; this module imports neither timm nor smp.
+
+Weights are read with :func:`seg_core._io.load_state_file` (safetensors, or
+``torch.load(weights_only=True)``): arbitrary pickled objects are never loaded.
+
+Example:
+    >>> import seg_decoders
+    >>> model = seg_decoders.from_smp("path/to/smp_save_pretrained_folder")  # doctest: +SKIP
+    >>> model = seg_decoders.from_smp("unet.pth", "Unet", encoder_name="resnet34", classes=3)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seg_core.errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from seg_core.model import SegmentationModel
+
+__all__ = ["SMP_NATIVE_ENCODERS", "from_smp", "smp_encoder_to_seg"]
+
+#: smp class name (lower case) -> seg-decoders class name
+_ARCHITECTURES: dict[str, str] = {
+    "unet": "Unet",
+    "unetplusplus": "UnetPlusPlus",
+    "manet": "MAnet",
+    "linknet": "Linknet",
+    "fpn": "FPN",
+    "pspnet": "PSPNet",
+    "pan": "PAN",
+    "deeplabv3": "DeepLabV3",
+    "deeplabv3plus": "DeepLabV3Plus",
+}
+
+#: smp native encoder name -> (timm model, extra timm arguments giving the same network)
+SMP_NATIVE_ENCODERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "resnet18": ("resnet18", {}),
+    "resnet34": ("resnet34", {}),
+    "resnet50": ("resnet50", {}),
+    "resnet101": ("resnet101", {}),
+    "resnet152": ("resnet152", {}),
+    "resnext50_32x4d": ("resnext50_32x4d", {}),
+    "resnext101_32x4d": ("resnext101_32x4d", {}),
+    "resnext101_32x8d": ("resnext101_32x8d", {}),
+    "resnext101_32x16d": ("resnext101_32x16d", {}),
+    "resnext101_32x32d": ("resnext101_32x32d", {}),
+    "resnext101_32x48d": ("resnext101_32x8d", {"base_width": 48}),
+}
+
+#: smp's defaults where seg's differ (seg fixes smp's output sizes with upsampling=None).
+_SMP_DEFAULTS: dict[str, dict[str, Any]] = {
+    "unet": {"decoder_channels": (256, 128, 64, 32, 16)},
+    "unetplusplus": {"decoder_channels": (256, 128, 64, 32, 16)},
+    "manet": {"decoder_channels": (256, 128, 64, 32, 16)},
+    "fpn": {"upsampling": 4},
+    "pspnet": {"upsampling": 8},
+    "pan": {"upsampling": 4},
+    "deeplabv3plus": {"upsampling": 4},
+}
+
+#: smp's deprecated argument names -> the names both libraries use now
+_ALIASES: dict[str, str] = {
+    "decoder_use_batchnorm": "decoder_use_norm",
+    "psp_use_batchnorm": "decoder_use_norm",
+    "upscale_mode": "decoder_interpolation",
+}
+
+#: smp modules that exist but never run (seg does not build them): dropped on import
+_UNUSED_SMP_KEYS = re.compile(r"^decoder\.blocks\.[^.]+\.attention1\.")
+
+#: seg-encoders-timm's own encoder options: smp's timm keyword arguments must not use these names
+_TIMM_FACTORY_OPTIONS = frozenset({"indices", "channels", "adapter", "scale_factors", "norm"})
+
+_SMP_DEFAULT_ENCODER = "resnet34"
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pth", "model.pt")
+
+
+def _supported_message() -> str:
+    return (
+        "from_smp supports smp's 'tu-<timm model>' encoders and its native ResNet/ResNeXt encoders ("
+        + ", ".join(SMP_NATIVE_ENCODERS)
+        + ")"
+    )
+
+
+def smp_encoder_to_seg(encoder_name: str) -> tuple[str, dict[str, Any], bool]:
+    """Translate an smp encoder name to the seg encoder building the same network.
+
+    Args:
+        encoder_name: smp's ``encoder_name`` (``"resnet34"``, ``"tu-convnext_tiny"``...).
+
+    Returns:
+        ``(seg encoder name, extra encoder_params, is_native)``: the seg-encoders-timm
+        name, the timm arguments that complete it, and whether smp used its native encoder.
+
+    Raises:
+        ConfigError: The encoder is outside the supported set (the message lists it).
+
+    Example:
+        >>> smp_encoder_to_seg("resnet50")
+        ('tu-resnet50', {}, True)
+        >>> smp_encoder_to_seg("tu-convnext_tiny")
+        ('tu-convnext_tiny', {}, False)
+    """
+    if not isinstance(encoder_name, str) or not encoder_name:
+        raise ConfigError(f"encoder_name must be a non-empty string, got {encoder_name!r}; {_supported_message()}")
+    if encoder_name.startswith("tu-") and len(encoder_name) > 3:
+        return encoder_name, {}, False
+    native = SMP_NATIVE_ENCODERS.get(encoder_name)
+    if native is None:
+        raise ConfigError(f"smp encoder {encoder_name!r} cannot be imported: {_supported_message()}")
+    timm_name, extra = native
+    return f"tu-{timm_name}", dict(extra), True
+
+
+def _model_class(arch: str) -> Any:
+    import seg_decoders
+
+    return getattr(seg_decoders, _ARCHITECTURES[arch])
+
+
+def _read_folder(folder: Path) -> tuple[dict[str, Any], Path]:
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(
+            f"{folder} has no config.json; pass the folder written by smp's save_pretrained, or a weights "
+            "file plus the architecture: from_smp(path, 'Unet', encoder_name=...)"
+        )
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise CheckpointError(f"{config_path} is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{config_path} must hold a JSON object, got {type(config).__name__}")
+    for name in _WEIGHT_FILES:
+        if (folder / name).is_file():
+            return config, folder / name
+    raise CheckpointError(f"{folder} has no weights file; expected one of {list(_WEIGHT_FILES)}")
+
+
+def _normalise_norm(value: Any, name: str) -> Any:
+    if value is True:
+        return "batchnorm"
+    if value is False:
+        return "identity"
+    if value == "inplace":
+        raise ConfigError(f"{name}='inplace' (inplace_abn) is not supported by seg; use 'batchnorm'")
+    return value
+
+
+def _seg_arguments(arch: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Turn smp constructor arguments into seg ones; returns them and whether the encoder is native."""
+    cls = _model_class(arch)
+    accepted = set(inspect.signature(cls).parameters)
+    args: dict[str, Any] = dict(_SMP_DEFAULTS.get(arch, {}))
+    extra: dict[str, Any] = {}
+    for key, value in config.items():
+        if key.startswith("_"):
+            continue
+        if key in _ALIASES:
+            target = _ALIASES[key]
+            if target in accepted and target not in config:
+                args[target] = _normalise_norm(value, key) if target == "decoder_use_norm" else value
+            continue
+        if key == "output_stride":  # smp forwards it to its encoder from any model
+            if value not in (None, 32):
+                args["encoder_output_stride"] = value
+            continue
+        if key == "decoder_use_norm":
+            value = _normalise_norm(value, key)
+        if key in accepted:
+            args[key] = value
+        else:
+            extra[key] = value
+    args.setdefault("encoder_name", _SMP_DEFAULT_ENCODER)
+    seg_name, native_params, native = smp_encoder_to_seg(args["encoder_name"])
+    args["encoder_name"] = seg_name
+    args["encoder_weights"] = None  # the checkpoint holds the encoder; never download
+    params = dict(args.get("encoder_params") or {})
+    if native:
+        if extra:
+            warnings.warn(
+                f"smp ignores extra arguments {sorted(extra)} for its native encoder "
+                f"{config.get('encoder_name')!r}; from_smp ignores them too",
+                UserWarning,
+                stacklevel=3,
+            )
+        params.update(native_params)
+    else:
+        clash = sorted(set(extra) & _TIMM_FACTORY_OPTIONS)
+        if clash:
+            raise ConfigError(
+                f"smp passed {clash} to timm.create_model for {config.get('encoder_name')!r}, but seg-encoders-timm "
+                f"uses these names for its own options ({sorted(_TIMM_FACTORY_OPTIONS)}), so this checkpoint "
+                "cannot be rebuilt"
+            )
+        params.update(extra)  # smp passes them to timm.create_model, so does seg-encoders-timm
+    if params:
+        args["encoder_params"] = params
+    for key in ("decoder_channels", "decoder_atrous_rates"):
+        if isinstance(args.get(key), list):
+            args[key] = tuple(args[key])
+    if arch == "deeplabv3plus" and args.get("encoder_output_stride") is None:
+        args["encoder_output_stride"] = 16
+    return args, native
+
+
+def _dilated_stages(output_stride: int | None) -> dict[str, int]:
+    """smp's native ResNet dilation: stage name -> dilation rate for ``output_stride``."""
+    if output_stride in (None, 32):
+        return {}
+    assert output_stride is not None
+    return {
+        name: stride // output_stride for name, stride in (("layer3", 16), ("layer4", 32)) if stride > output_stride
+    }
+
+
+def _match_smp_dilation(encoder: nn.Module, output_stride: int | None) -> None:
+    """Give dilated stages smp's pattern: every conv of a stage uses the stage's rate.
+
+    timm keeps the previous rate in the first block of a dilated stage (as torchvision
+    does); smp's native encoders rewrite every convolution of the stage, so their weights
+    were trained with that pattern.
+    """
+    from torch import nn
+
+    rates = _dilated_stages(output_stride)
+    if not rates:
+        return
+    for name, module in encoder.named_modules():
+        rate = rates.get(name.rsplit(".", 1)[-1])
+        if rate is None:
+            continue
+        for conv in module.modules():
+            if isinstance(conv, nn.Conv2d):
+                kernel = conv.kernel_size
+                conv.stride = (1, 1)
+                conv.dilation = (rate, rate)
+                conv.padding = ((kernel[0] // 2) * rate, (kernel[1] // 2) * rate)
+
+
+def _use_smp_pab_layout(model: nn.Module) -> None:
+    """Make MAnet's position attention block reshape its output the way smp does.
+
+    smp reshapes the ``(batch, pixels, channels)`` attention output straight to
+    ``(batch, channels, H, W)``; seg transposes first. smp's weights were trained with
+    smp's layout, so the imported model keeps it (parameters are unchanged).
+    """
+    import torch
+
+    center = getattr(getattr(model, "decoder", None), "center", None)
+    if center is None or not hasattr(center, "top_conv"):
+        return
+    base = type(center)
+
+    class _SmpLayoutPAB(base):  # type: ignore[misc, valid-type]
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            batch, pixels = x.shape[0], x[0, 0].numel()
+            top = self.top_conv(x).flatten(2)
+            center_map = self.center_conv(x).flatten(2).transpose(1, 2)
+            bottom = self.bottom_conv(x).flatten(2).transpose(1, 2)
+            attn = self.map_softmax(torch.matmul(center_map, top).reshape(batch, -1)).reshape(batch, pixels, pixels)
+            out = torch.matmul(attn, bottom).reshape(x.shape)  # no transpose: smp's layout
+            return self.out_conv(x + out)
+
+    _SmpLayoutPAB.__name__ = _SmpLayoutPAB.__qualname__ = f"{base.__name__}SmpLayout"
+    center.__class__ = _SmpLayoutPAB
+
+
+def _encoder_prefix(seg_keys: list[str], suffixes: list[str]) -> str:
+    """Find the prefix under which the seg model stores the backbone's own keys."""
+    for suffix in suffixes:
+        found = sorted(
+            (k[: -len(suffix)] for k in seg_keys if k.startswith("encoder.") and k.endswith("." + suffix)), key=len
+        )
+        if found:
+            return found[0]
+    return "encoder."
+
+
+def _convert_state(
+    state: Mapping[str, Any], seg_state: Mapping[str, Any], native: bool
+) -> tuple[dict[str, Any], list[str]]:
+    """Rename smp keys to seg's layout; return the new state and encoder keys dropped as unused."""
+    smp_prefix = "encoder." if native else "encoder.model."
+    suffixes = [k[len(smp_prefix) :] for k in state if k.startswith(smp_prefix)]
+    if not suffixes:
+        raise CheckpointError(
+            f"the checkpoint has no keys under {smp_prefix!r}; it was not saved by smp with "
+            f"{'a native' if native else 'a tu-'} encoder (first keys: {list(state)[:5]})"
+        )
+    seg_keys = list(seg_state)
+    prefix = _encoder_prefix(seg_keys, suffixes)
+    seg_modules = {k[len(prefix) :].split(".", 1)[0] for k in seg_keys if k.startswith(prefix)}
+    out: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in state.items():
+        if not key.startswith(smp_prefix):
+            if key not in seg_state and _UNUSED_SMP_KEYS.match(key):
+                dropped.append(key)  # e.g. smp's attention1 of the last Unet block, which has no skip
+                continue
+            out[key] = value
+            continue
+        suffix = key[len(smp_prefix) :]
+        new_key = prefix + suffix
+        if new_key not in seg_state and suffix.split(".", 1)[0] not in seg_modules:
+            dropped.append(key)  # a stage beyond encoder_depth: smp keeps it, it never trains
+            continue
+        out[new_key] = value
+    return out, dropped
+
+
+def _check_and_load(model: nn.Module, state: dict[str, Any], source: str) -> None:
+    import torch
+
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in sorted(set(state) & set(expected))
+        if isinstance(state[k], torch.Tensor) and state[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s) {missing[:8]}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} key(s) {unexpected[:8]}")
+        if shapes:
+            parts.append(f"shape mismatches {shapes[:8]}")
+        raise CheckpointError(
+            f"the smp checkpoint {source} does not fit the seg model built from its arguments: "
+            + "; ".join(parts)
+            + ". Check that the architecture and arguments (encoder_name, encoder_depth, classes, decoder_*...) "
+            "are the ones the checkpoint was trained with."
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def _require_timm_encoders() -> None:
+    if importlib.util.find_spec("seg_encoders_timm") is None:
+        raise ConfigError(
+            "from_smp builds smp's ResNet/ResNeXt and tu-* encoders with seg-encoders-timm, which is not "
+            "installed: pip install seg-encoders-timm"
+        )
+
+
+def from_smp(
+    source: str | Path | Mapping[str, torch.Tensor],
+    arch: str | None = None,
+    /,
+    **kwargs: Any,
+) -> SegmentationModel:
+    """Build the seg model equivalent to an smp checkpoint and load its weights.
+
+    Args:
+        source: A folder written by smp's ``save_pretrained`` (``config.json`` names the
+            architecture and arguments), a weights file (``.safetensors``, or a torch pickle
+            ``.pth``/``.pt``/``.bin`` read with ``weights_only=True``), or a state dict.
+        arch: smp's architecture class (``"Unet"``, ``"DeepLabV3Plus"``..., case-insensitive).
+            Required for a file or a state dict; overrides ``_model_class`` for a folder.
+        **kwargs: smp constructor arguments (``encoder_name``, ``encoder_depth``, ``classes``,
+            ``decoder_*``, timm keyword arguments of ``tu-`` encoders...). For a folder they
+            override config.json; otherwise smp's defaults fill the rest (``resnet34``...).
+
+    Returns:
+        A seg-decoders model in eval mode whose outputs match smp's for the same weights.
+
+    Raises:
+        ConfigError: Unknown architecture, unsupported encoder (the message lists the
+            supported ones), or seg-encoders-timm not installed.
+        CheckpointError: Unreadable weights, or keys/shapes that do not fit the arguments.
+
+    Example:
+        >>> import seg_decoders
+        >>> model = seg_decoders.from_smp("runs/smp_unet")  # doctest: +SKIP
+        >>> model = seg_decoders.from_smp("unet.pth", "Unet", encoder_name="resnet34", classes=3)  # doctest: +SKIP
+    """
+    from seg_core._io import load_state_file
+
+    config: dict[str, Any] = {}
+    if isinstance(source, Mapping):
+        state = dict(source)
+        where = "state dict"
+    else:
+        path = Path(source)
+        where = str(path)
+        if path.is_dir():
+            config, weights_path = _read_folder(path)
+            state = load_state_file(weights_path)
+        elif path.is_file():
+            state = load_state_file(path)
+        else:
+            raise CheckpointError(f"{path} is neither an smp save_pretrained folder nor a weights file")
+    arch_name = arch if arch is not None else config.get("_model_class")
+    if arch_name is None:
+        raise ConfigError(
+            "from_smp needs the architecture for a weights file or a state dict: "
+            f"from_smp(source, 'Unet', encoder_name=...); choose from {sorted(_ARCHITECTURES.values())}"
+        )
+    key = str(arch_name).lower()
+    if key not in _ARCHITECTURES:
+        raise ConfigError(
+            f"smp architecture {arch_name!r} is not supported by from_smp; choose from {sorted(_ARCHITECTURES.values())}"
+        )
+    if not all(isinstance(k, str) for k in state):
+        raise CheckpointError(f"{where}: a state dict needs string keys")
+    args, native = _seg_arguments(key, {**config, **kwargs})
+    _require_timm_encoders()
+    model: SegmentationModel = _model_class(key)(**args)
+    if native:
+        _match_smp_dilation(model.encoder, args.get("encoder_output_stride"))
+    if key == "manet":
+        _use_smp_pab_layout(model)
+    converted, _dropped = _convert_state(state, model.state_dict(), native)
+    _check_and_load(model, converted, where)
+    return model.eval()
