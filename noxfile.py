@@ -13,7 +13,7 @@ import shutil
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.reuse_existing_virtualenvs = True
+nox.options.reuse_existing_virtualenvs = False  # always test what the packages declare now
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
 
@@ -51,7 +51,11 @@ TEST_SELECTIONS = {
     "tests-seg-data": {"paths": ["tests/seg_data"], "ignore": []},
     "tests-seg-train": {"paths": ["tests/seg_train"], "ignore": []},
     "tests-seg-3d": {"paths": ["tests/seg_3d"], "ignore": []},
-    "integration": {"paths": ["tests/integration"], "ignore": ["tests/integration/plugins", "tests/integration/slim"]},
+    "integration": {
+        "paths": ["tests/integration"],
+        "ignore": ["tests/integration/plugins", "tests/integration/slim", "tests/integration/deploy"],
+    },
+    "deploy": {"paths": ["tests/integration/deploy"], "ignore": []},
     "plugins": {"paths": ["tests/integration/plugins"], "ignore": []},
     "slim": {"paths": ["tests/integration/slim"], "ignore": []},
 }
@@ -115,6 +119,13 @@ def slim(session: nox.Session) -> None:
 
 
 @nox.session
+def deploy(session: nox.Session) -> None:
+    """Deployment paths (slow): inductor compile, torch.export static/dynamic, ONNX + onnxruntime, channels_last."""
+    session.install(*_local(*PACKAGES), "./packages/seg-decoders[deploy]", "pytest>=8")
+    _pytest(session, "deploy")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install("ruff>=0.6")
@@ -152,10 +163,18 @@ def bench(session: nox.Session) -> None:
         session.run("python", f"benchmarks/{script}", *session.posargs, env=ENV)
 
 
+@nox.session(name="coverage-timm")
+def coverage_timm(session: nox.Session) -> None:
+    """Sweep every timm model through a Unet (not part of `tests`; long). Arguments after -- go to the script."""
+    session.install(*_local("seg-core", "seg-encoders-timm", "seg-decoders"))
+    session.run("python", "packages/seg-encoders-timm/scripts/timm_coverage.py", *session.posargs, env=ENV)
+
+
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """Everything CI runs: lint, typecheck, every package's tests, integration, plugins, slim, docs."""
-    for name in ["lint", "typecheck", *[f"tests-{d}" for d in PACKAGES], "integration", "plugins", "slim", "docs"]:
+    sessions = ["lint", "typecheck", *[f"tests-{d}" for d in PACKAGES], "integration", "plugins", "slim", "deploy"]
+    for name in [*sessions, "docs"]:
         session.notify(name)
     if shutil.which("uv") is None:
         session.log("uv not found: sessions fall back to virtualenv + pip (slower)")

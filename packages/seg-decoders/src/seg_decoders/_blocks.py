@@ -150,18 +150,22 @@ def align_corners(mode: str) -> bool | None:
 
 
 def resize(x: torch.Tensor, size: Sequence[int], mode: str) -> torch.Tensor:
-    """Interpolate ``x`` to ``size`` (a no-op when it already has that size)."""
+    """Interpolate ``x`` to ``size`` (a no-op when it already has that size).
+
+    Sizes are passed on as they are (no ``int()``), so symbolic sizes stay symbolic
+    under ``torch.export`` with dynamic shapes and ``torch.compile``.
+    """
     if tuple(x.shape[2:]) == tuple(size):
         return x
     corners = align_corners(mode)
-    return F.interpolate(x, size=[int(s) for s in size], mode=mode, align_corners=corners)
+    return F.interpolate(x, size=list(size), mode=mode, align_corners=corners)
 
 
 def upsample(x: torch.Tensor, factor: Sequence[int], mode: str) -> torch.Tensor:
     """Upsample ``x`` by an integer ``factor`` per axis."""
     if all(f == 1 for f in factor):
         return x
-    size = [int(s) * int(f) for s, f in zip(x.shape[2:], factor)]
+    size = [s * int(f) for s, f in zip(x.shape[2:], factor)]
     return F.interpolate(x, size=size, mode=mode, align_corners=align_corners(mode))
 
 

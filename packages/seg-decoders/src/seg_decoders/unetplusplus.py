@@ -50,7 +50,7 @@ class _NestedBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, size: Sequence[int], skip: torch.Tensor | None = None) -> torch.Tensor:
         if self.is_empty:
-            return x.new_zeros((x.shape[0], 0, *[int(s) for s in size]))
+            return x.new_zeros((x.shape[0], 0, *size))
         x = resize(x, size, self.mode)
         if skip is not None:
             x = torch.cat([x, skip], dim=1)

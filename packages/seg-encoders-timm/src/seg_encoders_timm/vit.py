@@ -223,7 +223,7 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
         feats = self._intermediates(x)
         out: list[torch.Tensor] = [x]
         for level in range(1, self._depth + 1):
-            size = [-(-int(s) // 2**level) for s in x.shape[2:]]
+            size = [-(-s // 2**level) for s in x.shape[2:]]
             pos = self._level_source[level]
             if pos < 0:
                 out.append(x.new_zeros((x.shape[0], 0, *size)))
