@@ -251,3 +251,23 @@ def test_check_encoder_uses_fixed_input_size_and_encoder_kwargs() -> None:
 
     report = check_encoder(Fixed, encoder_kwargs={"depths": (1, 1)}, check_compile=False, check_export=False)
     assert report.checks
+
+
+def test_encoder_declared_divisor_and_min_size_reach_the_model(arch) -> None:
+    model = seg_core.create_model(arch, encoder_depth=2, classes=2)
+    assert model.input_divisor == (4, 4)
+    model.encoder._input_divisor = 6  # e.g. a patch size: combined with the output stride 4 -> 12
+    model.encoder._min_input_size = (24, 36)
+    assert model.encoder.input_divisor == (12, 12) and model.input_divisor == (12, 12)
+    assert model.encoder.capabilities.input_divisor == (12, 12)
+    with pytest.raises(InputShapeError, match=r"divisible by 12 .*Pad the input to \(24, 48\)"):
+        model(torch.randn(1, 3, 24, 40))
+    with pytest.raises(InputShapeError, match="needs height >= 24, width >= 36"):
+        model(torch.randn(1, 3, 12, 12))
+    assert model.predict(torch.randn(1, 3, 13, 7), pad=True).shape == (1, 2, 13, 7)
+    type(model).requires_divisible_input_shape = False  # a decoder that takes any size...
+    try:
+        with pytest.raises(InputShapeError, match="divisible by 6"):  # ...still needs the encoder's own divisor
+            model(torch.randn(1, 3, 28, 40))
+    finally:
+        type(model).requires_divisible_input_shape = True

@@ -82,8 +82,12 @@ def test_output_stride() -> None:
         create_timm_encoder("densenet121", output_stride=16, growth_rate=8, block_config=(1, 1, 1, 1))
     with pytest.raises(ConfigError, match="None, 8, 16 or 32"):
         create_timm_encoder("test_resnet", output_stride=4)
-    with pytest.raises(ConfigError, match="cannot be dilated"):
-        create_timm_encoder("test_vit", output_stride=16, img_size=64)
+    vit = create_timm_encoder("test_vit", output_stride=16, img_size=64)
+    assert vit.reductions == [1, 2, 4, 8, 16, 16] and vit.output_stride == 16
+    assert [s[1:] for s in _shapes(vit)] == [(64, 64), (32, 32), (16, 16), (8, 8), (4, 4), (4, 4)]
+    assert "level 5: " in vit.features_info_str and "hw/16" in vit.features_info_str.splitlines()[-1]
+    with pytest.raises(ConfigError, match="must be None, 8, 16 or 32"):
+        create_timm_encoder("test_vit", output_stride=4, img_size=64)
     with pytest.raises(ConfigError, match="encoder_output_stride=16"):
         enc.make_dilated(16)
 

@@ -26,7 +26,6 @@ import pytest
 import torch
 
 import seg_core
-from seg_core.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -52,22 +51,11 @@ ENCODERS: dict[str, dict[str, Any]] = {
 }
 
 #: Per-(architecture, encoder) options the combination needs.
-ENCODER_OPTIONS: dict[tuple[str, str], dict[str, Any]] = {
-    # A plain ViT cannot be dilated: PAN runs at its other supported stride, 32.
-    ("pan", "vit"): {"encoder_output_stride": 32},
-}
+ENCODER_OPTIONS: dict[tuple[str, str], dict[str, Any]] = {}
 
-_NO_DILATED_VIT = (
-    "DeepLabV3/V3+ need a dilated encoder (encoder_output_stride 8 or 16) and a plain ViT cannot be "
-    "dilated: seg-encoders-timm rejects every encoder_output_stride but None/32 for it, so the model "
-    "cannot be built (ConfigError at construction)"
-)
 
 #: (architecture, encoder, path) -> (reason, exception the failure raises); path None means every path.
-KNOWN_LIMITS: dict[tuple[str, str, str | None], tuple[str, type[BaseException]]] = {
-    ("deeplabv3", "vit", None): (_NO_DILATED_VIT, ConfigError),
-    ("deeplabv3plus", "vit", None): (_NO_DILATED_VIT, ConfigError),
-}
+KNOWN_LIMITS: dict[tuple[str, str, str | None], tuple[str, type[BaseException]]] = {}
 
 ATOL = 1e-4
 RTOL = 1e-4

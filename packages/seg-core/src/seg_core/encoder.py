@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,9 @@ class EncoderCapabilities:
         has_prefix_tokens: The encoder exposes class/register tokens (ViTs).
         compilable: ``torch.compile(fullgraph=True)`` is expected to work.
         exportable: ``torch.export`` is expected to work.
+        input_divisor: Per-axis number input sizes must be divisible by (the output
+            stride, or more: a ViT's patch size).
+        min_input_size: Per-axis smallest input size the encoder accepts.
     """
 
     spatial_dims: int
@@ -39,6 +43,8 @@ class EncoderCapabilities:
     has_prefix_tokens: bool
     compilable: bool
     exportable: bool
+    input_divisor: tuple[int, ...] = ()
+    min_input_size: tuple[int, ...] = ()
 
 
 class EncoderMixin:
@@ -52,7 +58,9 @@ class EncoderMixin:
     * optionally ``_reductions`` (default ``2**i``), ``_axis_reductions`` for
       anisotropic encoders (a tuple per level, one entry per spatial axis),
       ``_spatial_dims`` (2), ``_first_conv`` (dotted path of the stem conv),
-      ``_supports_dilation``, ``_fixed_input_size``, ``_has_prefix_tokens``.
+      ``_supports_dilation``, ``_fixed_input_size``, ``_has_prefix_tokens``,
+      ``_input_divisor`` (an extra divisibility requirement, e.g. a ViT's patch size;
+      combined with the output stride) and ``_min_input_size``.
 
     ``forward(x)`` must return ``depth + 1`` maps: the input itself, then one
     map per level, level ``i`` being ``reductions[i]`` times smaller than the input.
@@ -82,6 +90,8 @@ class EncoderMixin:
     _supports_dilation: bool = True
     _fixed_input_size: tuple[int, ...] | None = None
     _has_prefix_tokens: bool = False
+    _input_divisor: int | Sequence[int] | None = None
+    _min_input_size: int | Sequence[int] | None = None
     _is_compilable: bool = True
     _is_exportable: bool = True
 
@@ -129,6 +139,25 @@ class EncoderMixin:
         """Reduction of the deepest returned map (``min(2**depth, dilation stride)``)."""
         return self.reductions[-1]
 
+    def _per_axis(self, value: int | Sequence[int] | None, default: int) -> tuple[int, ...]:
+        if value is None:
+            return (default,) * self.spatial_dims
+        if isinstance(value, int):
+            return (value,) * self.spatial_dims
+        return tuple(int(v) for v in value)
+
+    @property
+    def input_divisor(self) -> tuple[int, ...]:
+        """Per-axis number input sizes must be divisible by: the output stride combined
+        (least common multiple) with the encoder's own requirement (``_input_divisor``)."""
+        own = self._per_axis(self._input_divisor, 1)
+        return tuple(math.lcm(int(r), d) for r, d in zip(self.axis_reductions[-1], own))
+
+    @property
+    def min_input_size(self) -> tuple[int, ...]:
+        """Per-axis smallest input size (``_min_input_size``, default 1)."""
+        return self._per_axis(self._min_input_size, 1)
+
     @property
     def capabilities(self) -> EncoderCapabilities:
         """Everything a decoder needs to decide whether it can use this encoder."""
@@ -141,6 +170,8 @@ class EncoderMixin:
             has_prefix_tokens=bool(self._has_prefix_tokens),
             compilable=bool(self._is_compilable),
             exportable=bool(self._is_exportable),
+            input_divisor=self.input_divisor,
+            min_input_size=self.min_input_size,
         )
 
     def validate_encoder(self) -> None:

@@ -113,7 +113,10 @@ class SegmentationModel(nn.Module):
 
     @property
     def input_divisor(self) -> tuple[int, ...]:
-        """Per-axis number that input sizes must be divisible by."""
+        """Per-axis number that input sizes must be divisible by (the encoder's)."""
+        declared = getattr(self.encoder, "input_divisor", None)
+        if declared:
+            return tuple(int(v) for v in declared)
         axis = getattr(self.encoder, "axis_reductions", None)
         if axis:
             return tuple(int(v) for v in axis[-1])
@@ -122,7 +125,10 @@ class SegmentationModel(nn.Module):
 
     @property
     def min_input_size(self) -> tuple[int, ...]:
-        """Smallest per-axis input size the model accepts (decoders may raise it)."""
+        """Smallest per-axis input size the model accepts (the encoder's; decoders may raise it)."""
+        declared = getattr(self.encoder, "min_input_size", None)
+        if declared:
+            return tuple(int(v) for v in declared)
         return tuple(1 for _ in range(self.spatial_dims))
 
     # -- input checks ------------------------------------------------------------
@@ -148,9 +154,9 @@ class SegmentationModel(nn.Module):
         if small:
             need = ", ".join(f"{n} >= {m}" for n, _, m in small)
             raise InputShapeError(f"input is too small for this model: needs {need}, got {tuple(sizes)}")
-        if not self.requires_divisible_input_shape or self.input_padding:
+        if self.input_padding:
             return
-        divisor = self.input_divisor
+        divisor = self.input_divisor if self.requires_divisible_input_shape else self._encoder_own_divisor()
         if all(s % d == 0 for s, d in zip(sizes, divisor)):
             return
         padded = tuple(math.ceil(s / d) * d for s, d in zip(sizes, divisor))
@@ -158,10 +164,17 @@ class SegmentationModel(nn.Module):
         div = divisor[0] if len(set(divisor)) == 1 else divisor
         raise InputShapeError(
             f"Wrong input shape {got}: each spatial size must be divisible by {div} "
-            f"(the encoder's output stride). Pad the input to {padded}, or call "
+            f"(the encoder's output stride, and patch size where it has one). Pad the input to {padded}, or call "
             f"model.predict(x, pad=True) / build the model with input_padding=True to pad "
             f"and crop automatically. See {faq_link('input-size-not-divisible-by-32')}"
         )
+
+    def _encoder_own_divisor(self) -> tuple[int, ...]:
+        """What the encoder itself needs (a ViT's patch size) when the decoder accepts any size."""
+        own = getattr(self.encoder, "_input_divisor", None)
+        if own is None:
+            return (1,) * self.spatial_dims
+        return (int(own),) * self.spatial_dims if isinstance(own, int) else tuple(int(v) for v in own)
 
     def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
         sizes = tuple(int(s) for s in x.shape[2:])

@@ -215,4 +215,5 @@ class PAN(DecoderModel):
     def min_input_size(self) -> tuple[int, ...]:
         """Each axis must give the deepest map at least 8 pixels (three 2x max-poolings)."""
         encoder: Any = self.encoder
-        return tuple(FPA_MIN_SIZE * int(r) for r in encoder.axis_reductions[-1])
+        own = super().min_input_size
+        return tuple(max(FPA_MIN_SIZE * int(r), m) for r, m in zip(encoder.axis_reductions[-1], own))

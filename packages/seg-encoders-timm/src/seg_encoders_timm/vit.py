@@ -108,7 +108,9 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
             (patch 16, depth 5: ``(8, 4, 2, 1, 0.5)``, the default). Each factor decides the
             tap's pyramid level (``patch / factor``); levels without a tap carry zero channels.
         norm: Apply the model's final norm to every tapped block.
-        output_stride: Only None or 32 (a ViT cannot be dilated).
+        output_stride: None/32, or 16 or 8: levels deeper than the output stride keep its
+            resolution (a ViT is not dilated: its maps are resized from the patch stride, as
+            for every level, and the report says so). DeepLab needs 8 or 16.
         create_kwargs: Other ``timm.create_model`` arguments (weights, ``img_size``,
             ``dynamic_img_size``...).
 
@@ -138,10 +140,9 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
         super().__init__()
         import timm
 
-        if output_stride not in (None, 32):
+        if output_stride not in (None, 8, 16, 32):
             raise ConfigError(
-                f"{model_name!r} is a plain transformer (constant stride {info['patch_size'][0]}); it cannot be "
-                f"dilated, so encoder_output_stride={output_stride!r} is not supported: use None"
+                f"encoder_output_stride for {model_name!r} must be None, 8, 16 or 32, got {output_stride!r}"
             )
         patch = int(max(info["patch_size"]))
         blocks = int(info["blocks"])
@@ -191,7 +192,6 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
         self.pretrained_cfg: dict[str, Any] = dict(getattr(model, "pretrained_cfg", {}) or {})
         self._taps = taps
         self._levels = levels
-        self._factors = factors
         self._patch = patch
         self._norm = norm
         width = int(getattr(model, "num_features", info.get("width", 0)))
@@ -203,6 +203,9 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
             self._out_channels[level] = width
             self._level_source[level] = pos
         self._supports_dilation = False
+        self._input_divisor = patch  # the token grid needs whole patches
+        if output_stride is not None:
+            self._output_stride = int(output_stride)
         self._has_prefix_tokens = int(getattr(model, "num_prefix_tokens", 0) or 0) > 0
         embed = getattr(model, "patch_embed", None)
         dynamic = bool(getattr(model, "dynamic_img_size", False))
@@ -223,7 +226,7 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
         feats = self._intermediates(x)
         out: list[torch.Tensor] = [x]
         for level in range(1, self._depth + 1):
-            size = [-(-s // 2**level) for s in x.shape[2:]]
+            size = [-(-s // min(2**level, self._output_stride)) for s in x.shape[2:]]
             pos = self._level_source[level]
             if pos < 0:
                 out.append(x.new_zeros((x.shape[0], 0, *size)))
@@ -256,13 +259,14 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
             if pos < 0:
                 rows.append(("-", "-", f"level {level}: 0 ch, hw/{2**level} (zero-channel)"))
                 continue
-            factor = self._factors[pos]
-            how = "" if factor == 1 else f" [bilinear x{factor:g} (stride {self._patch} -> {2**level})]"
+            stride = min(2**level, self._output_stride)
+            factor = self._patch / stride
+            how = "" if factor == 1 else f" [bilinear x{factor:g} (stride {self._patch} -> {stride})]"
             rows.append(
                 (
                     f"blocks.{self._taps[pos]}",
                     f"{width} ch, hw/{self._patch}",
-                    f"level {level}: {width} ch, hw/{2**level}{how}",
+                    f"level {level}: {width} ch, hw/{stride}{how}",
                 )
             )
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
