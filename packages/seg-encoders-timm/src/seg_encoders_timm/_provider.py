@@ -54,4 +54,33 @@ class TimmEncoderProvider:
         probe = shared_cache().probe(parsed.base)
         if probe is not None:
             out["support"] = probe.get("kind")
+            out.update(_pyramid_info(probe))  # used by list_encoders(compatible_with=...)
         return out
+
+
+_DEFAULT_DEPTH = 5
+
+
+def _pyramid_info(probe: dict[str, Any] | None, in_channels: int = 3) -> dict[str, Any]:
+    """The default-depth pyramid a cached probe implies, as registry info keys.
+
+    Returns ``{"out_channels": (...), "reductions": (...)}`` (index 0 is the input) for
+    feature pyramids whose strides go 2, 4, 8... or 4, 8... (a zero-channel stride-2
+    level is inserted, as the encoder does), and ``{}`` when the probe is missing or
+    the layout needs the adapter's judgement (ViTs, other stride patterns).
+    """
+    if not probe or probe.get("kind") != "features":
+        return {}
+    channels = [int(c) for c in probe.get("channels", [])]
+    reductions = [int(r) for r in probe.get("reductions", [])]
+    if not channels or len(channels) != len(reductions):
+        return {}
+    if reductions[0] == 4:
+        channels, reductions = [0, *channels], [2, *reductions]
+    if reductions[:_DEFAULT_DEPTH] != [2**i for i in range(1, min(len(reductions), _DEFAULT_DEPTH) + 1)]:
+        return {}
+    depth = min(len(reductions), _DEFAULT_DEPTH)
+    return {
+        "out_channels": (in_channels, *channels[:depth]),
+        "reductions": (1, *reductions[:depth]),
+    }
