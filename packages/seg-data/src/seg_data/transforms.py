@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 from torchvision import tv_tensors
-from torchvision.transforms import InterpolationMode, v2
+from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
 from seg_core.errors import ConfigError, InputShapeError
@@ -38,7 +38,6 @@ from seg_data import _augment_ops as _ops
 
 __all__ = [
     "Compose",
-    "RandomScale",
     "SegmentationAugment",
     "SegmentationTransform",
     "augment_batch",
@@ -143,32 +142,6 @@ class SegmentationTransform:
 
     def __repr__(self) -> str:
         return f"SegmentationTransform(size={self.size}, mode={self.mode!r}, mean={self.mean}, std={self.std})"
-
-
-class RandomScale(v2.Transform):
-    """Resize image and mask by a factor drawn uniformly from ``scale_range`` (mask: nearest)."""
-
-    def __init__(
-        self, scale_range: tuple[float, float], interpolation: InterpolationMode = InterpolationMode.BILINEAR
-    ) -> None:
-        super().__init__()
-        self.interpolation = interpolation
-        lo, hi = float(scale_range[0]), float(scale_range[1])
-        if not 0 < lo <= hi:
-            raise ConfigError(f"scale_range must satisfy 0 < low <= high, got {scale_range!r}")
-        self.scale_range = (lo, hi)
-
-    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
-        h, w = v2.query_size(flat_inputs)
-        s = self.scale_range[0] + float(torch.rand(())) * (self.scale_range[1] - self.scale_range[0])
-        return {"size": [max(1, round(h * s)), max(1, round(w * s))]}
-
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        if isinstance(inpt, tv_tensors.Mask):
-            return F.resize(inpt, params["size"])  # always nearest for masks
-        if isinstance(inpt, tv_tensors.Image):
-            return F.resize(inpt, params["size"], interpolation=self.interpolation, antialias=True)
-        return inpt
 
 
 _MODES = {
