@@ -107,3 +107,13 @@ def test_seg_console_script_runs() -> None:
         [sys.executable, "-m", "seg_core.cli", "list", "encoders"], capture_output=True, text=True, check=True
     )
     assert "basic_cnn" in out.stdout
+
+
+def test_lazy_exports_resolve_once_and_list_names() -> None:
+    import seg_core
+
+    assert "EncoderMixin" in dir(seg_core) and "get_registry" in dir(seg_core)
+    first = seg_core.FeaturePyramidAdapter
+    assert seg_core.__dict__["FeaturePyramidAdapter"] is first  # cached in the namespace
+    with pytest.raises(AttributeError, match="module 'seg_core' has no attribute 'Nope'"):
+        _ = seg_core.Nope

@@ -10,10 +10,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from seg_core.hookspecs import hookimpl
+from seg_core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -52,23 +52,14 @@ _LAZY: dict[str, str] = {
     "save_pretrained": "seg_core.checkpoint",
     "from_pretrained": "seg_core.checkpoint",
     "load_weights": "seg_core.checkpoint",
+    "lazy_exports": "seg_core.lazy",
     "LoadReport": "seg_core.checkpoint",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'seg_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:
