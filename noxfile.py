@@ -89,8 +89,12 @@ for _dist in PACKAGES:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """Install the whole workspace and run cross-package tests (incl. the CI-selection meta-test)."""
-    session.install(*_local(*PACKAGES), *TEST_TOOLS)
+    """Install the whole workspace and run cross-package tests (incl. the CI-selection meta-test).
+
+    smp is installed too, only so that from_smp is also checked live against it (tests never need it
+    otherwise: the committed fixtures were written by smp).
+    """
+    session.install(*_local(*PACKAGES), *TEST_TOOLS, "segmentation-models-pytorch>=0.5")
     _pytest(session, "integration")
 
 
