@@ -28,7 +28,7 @@ from seg_core.encoder import EncoderMixin
 from seg_core.errors import ConfigError, IncompatibleEncoderError
 from seg_core.layers import conv, interpolation_mode
 
-__all__ = ["FeatureLevel", "FeaturePyramidAdapter", "IndicesSpec", "check_pyramid", "plan_pyramid"]
+__all__ = ["FeatureLevel", "FeaturePyramidAdapter", "IndicesSpec", "check_pyramid", "parse_indices", "plan_pyramid"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,41 @@ def _nearest_pow2(value: float) -> int:
     return 2 ** max(0, round(math.log2(value)))
 
 
+def parse_indices(
+    indices: Sequence[int], count: int, *, owner: str = "the backbone", unit: str = "feature map"
+) -> list[int]:
+    """Validate an explicit ``encoder_indices`` list against ``count`` items.
+
+    Args:
+        indices: Positions; negative ones count from the end.
+        count: How many items exist.
+        owner: Who has them, for messages (``"the backbone"``, ``"the model"``).
+        unit: What they are, for messages (``"feature map"``, ``"block"``).
+
+    Returns:
+        The sorted, distinct, non-negative positions.
+
+    Raises:
+        ConfigError: Not a list of ints, empty, out of range or repeated.
+    """
+    try:
+        raw = [int(i) for i in indices]
+    except (TypeError, ValueError):
+        raise ConfigError(f"encoder_indices must be 'first', 'last' or a list of ints, got {indices!r}") from None
+    if not raw:
+        raise ConfigError("encoder_indices must not be empty")
+    bad = [i for i in raw if not -count <= i < count]
+    if bad:
+        raise ConfigError(
+            f"encoder_indices {bad} out of range: {owner} has {count} {unit}s "
+            f"(valid positions 0..{count - 1} or -{count}..-1)"
+        )
+    positions = sorted({i % count for i in raw})
+    if len(positions) != len(raw):
+        raise ConfigError(f"encoder_indices must not repeat a {unit}, got {list(indices)}")
+    return positions
+
+
 def plan_pyramid(
     reductions: Sequence[int], depth: int, indices: IndicesSpec = "first"
 ) -> tuple[int, list[int], list[int]]:
@@ -115,22 +150,8 @@ def plan_pyramid(
     elif isinstance(indices, str):
         raise ConfigError(f"encoder_indices must be 'first', 'last' or a list of ints, got {indices!r}")
     else:
-        try:
-            raw = [int(i) for i in indices]
-        except (TypeError, ValueError):
-            raise ConfigError(f"encoder_indices must be 'first', 'last' or a list of ints, got {indices!r}") from None
-        if not raw:
-            raise ConfigError("encoder_indices must not be empty")
-        bad = [i for i in raw if not -count <= i < count]
-        if bad:
-            raise ConfigError(
-                f"encoder_indices {bad} out of range: the backbone has {count} feature maps "
-                f"(valid positions 0..{count - 1} or -{count}..-1)"
-            )
         cap = None
-        selected = sorted({i % count for i in raw})
-        if len(selected) != len(raw):
-            raise ConfigError(f"encoder_indices must not repeat a map, got {list(indices)}")
+        selected = parse_indices(indices, count)
         ones = [i for i in selected if reductions[i] <= 1]
         if ones:
             raise ConfigError(

@@ -58,7 +58,8 @@ _REQUIREMENTS = {
     "deeplabv3plus": DecoderRequirements("deeplabv3plus", min_depth=3, nonzero_levels=(2, -1)),
 }
 
-_DISPLAY = {
+#: Registry name -> class name exported by seg_decoders.
+CLASS_NAMES = {
     "unet": "Unet",
     "unetplusplus": "UnetPlusPlus",
     "manet": "MAnet",
@@ -104,7 +105,7 @@ def check_compatible(arch_name: str, capabilities: EncoderCapabilities) -> None:
     from seg_core.pyramid import check_pyramid
 
     req = requirements(arch_name)
-    display = _DISPLAY[req.name]
+    display = CLASS_NAMES[req.name]
     if capabilities.spatial_dims not in req.spatial_dims:
         raise IncompatibleEncoderError(
             f"{display} supports spatial_dims {req.spatial_dims}, the encoder has {capabilities.spatial_dims}"

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seg_core.errors import CheckpointError, ConfigError
+from seg_decoders.compatibility import CLASS_NAMES
 
 if TYPE_CHECKING:
     import torch
@@ -35,18 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SMP_NATIVE_ENCODERS", "from_smp", "smp_encoder_to_seg"]
 
-#: smp class name (lower case) -> seg-decoders class name
-_ARCHITECTURES: dict[str, str] = {
-    "unet": "Unet",
-    "unetplusplus": "UnetPlusPlus",
-    "manet": "MAnet",
-    "linknet": "Linknet",
-    "fpn": "FPN",
-    "pspnet": "PSPNet",
-    "pan": "PAN",
-    "deeplabv3": "DeepLabV3",
-    "deeplabv3plus": "DeepLabV3Plus",
-}
+#: smp class name (lower case) -> seg-decoders class name (the same names)
+_ARCHITECTURES = CLASS_NAMES
 
 #: smp native encoder name -> (timm model, extra timm arguments giving the same network)
 SMP_NATIVE_ENCODERS: dict[str, tuple[str, dict[str, Any]]] = {

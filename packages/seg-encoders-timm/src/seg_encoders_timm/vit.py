@@ -21,7 +21,7 @@ from torch import nn
 
 from seg_core.encoder import EncoderMixin
 from seg_core.errors import ConfigError
-from seg_core.pyramid import IndicesSpec
+from seg_core.pyramid import IndicesSpec, parse_indices
 from seg_encoders_timm._weights import check_file_matches
 
 __all__ = ["TimmViTEncoder", "default_scale_factors", "default_taps"]
@@ -57,21 +57,7 @@ def default_taps(blocks: int, count: int, indices: IndicesSpec = None) -> list[i
         if indices == "last":
             return list(range(blocks - count, blocks))
         return [blocks * (k + 1) // count - 1 for k in range(count)]
-    try:
-        raw = [int(i) for i in indices]
-    except (TypeError, ValueError):
-        raise ConfigError(f"encoder_indices must be 'first', 'last' or a list of ints, got {indices!r}") from None
-    if not raw:
-        raise ConfigError("encoder_indices must not be empty")
-    bad = [i for i in raw if not -blocks <= i < blocks]
-    if bad:
-        raise ConfigError(
-            f"encoder_indices {bad} out of range: the model has {blocks} blocks (valid 0..{blocks - 1} or -{blocks}..-1)"
-        )
-    taps = sorted({i % blocks for i in raw})
-    if len(taps) != len(raw):
-        raise ConfigError(f"encoder_indices must not repeat a block, got {list(indices)}")
-    return taps
+    return parse_indices(indices, blocks, owner="the model", unit="block")
 
 
 def default_scale_factors(patch_size: int, levels: Sequence[int]) -> list[float]:
