@@ -9,7 +9,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from seg_core._suggest import close_matches
+from seg_core.suggest import close_matches
 from seg_core.errors import ConfigError
 from seg_core.plugins import get_registry
 

@@ -128,7 +128,7 @@ class BasicCNNEncoder(nn.Module, EncoderMixin):
         return out
 
     def _load(self, weights: str | Path) -> None:
-        from seg_core._io import load_state_file
+        from seg_core.io import load_state_file
 
         if not isinstance(weights, (str, Path)) or not Path(weights).suffix:
             raise ConfigError(

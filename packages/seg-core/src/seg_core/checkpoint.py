@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from seg_core._io import atomic_write_bytes, load_state_file
+from seg_core.io import atomic_write_bytes, load_state_file
 from seg_core.errors import CheckpointError, ConfigError
 
 __all__ = ["FORMAT_VERSION", "LoadReport", "from_pretrained", "load_weights", "save_pretrained"]
@@ -128,7 +128,7 @@ def save_pretrained(model: Any, directory: str | Path) -> Path:
     import torch
 
     from seg_core import __version__
-    from seg_core._safetensors import save_bytes
+    from seg_core.io import safetensors_bytes as save_bytes
     from seg_core.plugins import get_registry
 
     directory = Path(directory)

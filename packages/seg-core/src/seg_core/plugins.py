@@ -28,7 +28,7 @@ from typing import Any
 import pluggy
 
 from seg_core import hookspecs
-from seg_core._suggest import install_hint
+from seg_core.suggest import install_hint
 from seg_core.cli_commands import Command, CommandRegistrar
 from seg_core.errors import PluginError, SegPluginWarning
 from seg_core.registry import Registrar, Registries, Registry, Source

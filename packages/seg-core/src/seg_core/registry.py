@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from seg_core._suggest import close_matches
+from seg_core.suggest import close_matches
 from seg_core.errors import ConfigError, PluginError, SegPluginWarning, UnknownNameError
 
 __all__ = [

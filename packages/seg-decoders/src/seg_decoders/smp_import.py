@@ -5,7 +5,7 @@ FPN, PSPNet, PAN, DeepLabV3, DeepLabV3Plus) with smp's ``tu-*`` (timm) encoders 
 native ResNet/ResNeXt encoders, which have the same structure as timm's. The encoder is
 built by seg-encoders-timm through the registry; this module imports neither timm nor smp.
 
-Weights are read with :func:`seg_core._io.load_state_file` (safetensors, or
+Weights are read with :func:`seg_core.io.load_state_file` (safetensors, or
 ``torch.load(weights_only=True)``): arbitrary pickled objects are never loaded.
 
 Example:
@@ -384,7 +384,7 @@ def from_smp(
         >>> model = seg_decoders.from_smp("runs/smp_unet")  # doctest: +SKIP
         >>> model = seg_decoders.from_smp("unet.pth", "Unet", encoder_name="resnet34", classes=3)  # doctest: +SKIP
     """
-    from seg_core._io import load_state_file
+    from seg_core.io import load_state_file
 
     config: dict[str, Any] = {}
     if isinstance(source, Mapping):

@@ -61,7 +61,7 @@ class SupportCache:
         return self._data
 
     def _save(self) -> None:
-        from seg_core._io import atomic_write_bytes
+        from seg_core.io import atomic_write_bytes
 
         try:
             atomic_write_bytes(self.path, json.dumps(self._load(), sort_keys=True).encode("utf-8"))

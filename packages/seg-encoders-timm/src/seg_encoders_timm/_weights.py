@@ -123,7 +123,7 @@ def check_file_matches(create_kwargs: dict[str, Any], module: Any, model_name: s
     path = overlay.get("file")
     if not path:
         return
-    from seg_core._io import load_state_file
+    from seg_core.io import load_state_file
 
     keys = set(load_state_file(path))
     own = list(module.state_dict())

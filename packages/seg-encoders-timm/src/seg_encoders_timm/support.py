@@ -71,7 +71,7 @@ def get_probe(name: str, **timm_kwargs: Any) -> dict[str, Any]:
         import timm
 
         if not timm.is_model(base):  # not even registered at run time after the cache was written
-            from seg_core._suggest import close_matches
+            from seg_core.suggest import close_matches
             from seg_core.errors import UnknownNameError
 
             raise UnknownNameError("encoders", name, close_matches(base, known))

@@ -1,4 +1,10 @@
-"""Close-match suggestions and install hints for unknown names (no heavy imports)."""
+"""Close-match suggestions and install hints for unknown names (public; no heavy imports).
+
+Example:
+    >>> from seg_core.suggest import close_matches
+    >>> close_matches("resnet", ["resnet18", "resnet34", "vgg16"])
+    ['resnet34', 'resnet18']
+"""
 
 from __future__ import annotations
 
