@@ -75,7 +75,7 @@ def test_unknown_architecture_is_an_error() -> None:
 
 
 def test_is_compatible_info_reads_declared_pyramids() -> None:
-    from seg_decoders.compatibility import is_compatible_info
+    from seg_core.spec import is_compatible_info
 
     stride4 = {"spatial_dims": (2,), "out_channels": (3, 0, 8, 16, 32), "reductions": (1, 2, 4, 8, 16)}
     assert is_compatible_info("deeplabv3plus", stride4)

@@ -23,9 +23,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("seg_encoders_timm")
 
 import seg_decoders  # noqa: E402
+from seg_core.errors import CheckpointError, ConfigError  # noqa: E402
 from seg_core.io import load_safetensors as load_file  # noqa: E402
 from seg_core.io import safetensors_bytes as save_bytes  # noqa: E402
-from seg_core.errors import CheckpointError, ConfigError  # noqa: E402
 from seg_decoders.smp_import import _use_smp_pab_layout, smp_encoder_to_seg  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "smp"

@@ -113,9 +113,13 @@ def test_unknown_name_suggests_close_matches() -> None:
 
 
 def test_unknown_name_install_hint_via_hook() -> None:
-    reg = Registry("encoders")
-    reg._missing_hook = lambda kind, name: "seg-encoders-timm" if name.startswith("convnext") else None
-    with pytest.raises(UnknownNameError, match="provided by seg-encoders-timm: pip install seg-encoders-timm"):
+    from seg_core.suggest import install_hint
+
+    reg = Registry("encoders", missing_hint=lambda kind, name: install_hint(kind, name, {}))
+    with pytest.raises(
+        UnknownNameError,
+        match=r"provided by seg-encoders-timm, which is not installed: pip install \./packages/seg-encoders-timm",
+    ):
         reg.get("convnext_tiny")
 
 

@@ -17,6 +17,7 @@ from seg_core.errors import UnknownNameError
 from seg_core.plugins import get_registry as registry
 from seg_core.registry import Provider
 from seg_encoders_timm._cache import SupportCache, timm_version
+from seg_encoders_timm._probe import Probe
 from seg_encoders_timm._provider import TimmEncoderProvider
 
 
@@ -101,7 +102,12 @@ def test_probed_unsupported_models_are_not_listed(tmp_path: Path, monkeypatch: p
     cache = SupportCache()
     assert cache.path.parent == tmp_path
     cache.set_models(["alpha_net", "beta_net", "gamma_net"])
-    cache.set_probes({"beta_net": {"kind": "unsupported", "reason": "no maps"}, "alpha_net": {"kind": "features"}})
+    cache.set_probes(
+        {
+            "beta_net": Probe.from_dict({"kind": "unsupported", "reason": "no maps"}),
+            "alpha_net": Probe.from_dict({"kind": "features"}),
+        }
+    )
     assert seg_encoders_timm.list_encoders("*_net") == ["alpha_net", "gamma_net"]
     assert seg_encoders_timm.list_encoders("TU-a*") == ["tu-alpha_net"]
     other = tmp_path / "timm-encoders-0.0.0.json"

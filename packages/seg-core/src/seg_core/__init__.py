@@ -25,7 +25,14 @@ _LAZY: dict[str, str] = {
     "Provider": "seg_core.registry",
     "create_model": "seg_core.api",
     "create_encoder": "seg_core.api",
-    "build_encoder": "seg_core.api",
+    "build_encoder": "seg_core.building",
+    "EncoderArgs": "seg_core.building",
+    "HeadArgs": "seg_core.building",
+    "ModelArgs": "seg_core.building",
+    "ArchitectureSpec": "seg_core.spec",
+    "Requirements": "seg_core.spec",
+    "architecture": "seg_core.spec",
+    "check_compatible": "seg_core.spec",
     "list_encoders": "seg_core.api",
     "list_architectures": "seg_core.api",
     "list_datasets": "seg_core.api",
@@ -65,7 +72,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 if TYPE_CHECKING:
     from seg_core.activations import get_activation
     from seg_core.api import (
-        build_encoder,
         create_encoder,
         create_model,
         list_architectures,
@@ -73,6 +79,7 @@ if TYPE_CHECKING:
         list_encoders,
         list_losses,
     )
+    from seg_core.building import EncoderArgs, HeadArgs, ModelArgs, build_encoder
     from seg_core.checkpoint import LoadReport, from_pretrained, load_weights, save_pretrained
     from seg_core.encoder import EncoderCapabilities, EncoderMixin
     from seg_core.errors import (
@@ -91,3 +98,4 @@ if TYPE_CHECKING:
     from seg_core.plugins import get_plugin_manager, get_registry
     from seg_core.pyramid import FeatureLevel, FeaturePyramidAdapter, check_pyramid
     from seg_core.registry import Provider, Registry
+    from seg_core.spec import ArchitectureSpec, Requirements, architecture, check_compatible

@@ -6,15 +6,18 @@ The ``list_*`` functions import no torch; ``create_*`` import only the target's 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from seg_core.suggest import close_matches
-from seg_core.errors import ConfigError
+from seg_core.errors import ConfigError, PluginError
 from seg_core.plugins import get_registry
+from seg_core.suggest import close_matches
+
+if TYPE_CHECKING:
+    from seg_core.encoder import EncoderMixin
+    from seg_core.model import SegmentationModel
 
 __all__ = [
-    "build_encoder",
     "check_kwargs",
     "create_encoder",
     "create_model",
@@ -50,7 +53,7 @@ def check_kwargs(factory: Callable[..., Any], kwargs: dict[str, Any], what: str)
         raise ConfigError(f"{what} got unexpected argument(s) {', '.join(hints)}; accepted: {', '.join(accepted)}")
 
 
-def create_model(arch: str, /, **kwargs: Any) -> Any:
+def create_model(arch: str, /, **kwargs: Any) -> SegmentationModel:
     """Build a segmentation model by architecture name (case-insensitive).
 
     Args:
@@ -63,21 +66,27 @@ def create_model(arch: str, /, **kwargs: Any) -> Any:
     Raises:
         UnknownNameError: Unknown architecture (with close matches and the package to install).
         ConfigError: Unknown or invalid arguments.
+        PluginError: The registered factory did not build a `SegmentationModel`.
 
     Example:
         >>> import seg_core
         >>> model = seg_core.create_model("unet", encoder_name="basic_cnn", classes=3)  # doctest: +SKIP
     """
+    from seg_core.model import SegmentationModel
+
     reg = get_registry("architectures")
     factory = reg.get(arch)
     check_kwargs(factory, kwargs, f"architecture {arch!r}")
     model = factory(**kwargs)
-    name = reg.info(arch)["name"]
-    object.__setattr__(model, "_seg_registry_name", name)
+    if not isinstance(model, SegmentationModel):
+        raise PluginError(
+            f"architecture {arch!r} ({reg.source(arch).describe()}) built a {type(model).__name__}, "
+            "not a seg_core.SegmentationModel; architectures must subclass SegmentationModel"
+        )
     return model
 
 
-def create_encoder(name: str, /, **kwargs: Any) -> Any:
+def create_encoder(name: str, /, **kwargs: Any) -> EncoderMixin:
     """Build an encoder by name.
 
     Args:
@@ -86,69 +95,33 @@ def create_encoder(name: str, /, **kwargs: Any) -> Any:
             encoder's own options.
 
     Returns:
-        An ``nn.Module`` implementing `EncoderMixin`.
+        An ``nn.Module`` implementing `EncoderMixin`, with ``registry_name`` and
+        ``registry_source`` set.
 
     Raises:
         UnknownNameError: Unknown encoder.
         ConfigError: Arguments the encoder does not accept.
+        PluginError: The registered factory did not build an `EncoderMixin`.
 
     Example:
         >>> import seg_core
         >>> encoder = seg_core.create_encoder("basic_cnn", depth=4)  # doctest: +SKIP
     """
+    from seg_core.encoder import EncoderMixin
+
     reg = get_registry("encoders")
     factory = reg.get(name)
     check_kwargs(factory, kwargs, f"encoder {name!r}")
     encoder = factory(**kwargs)
-    source = reg.source(name)
-    object.__setattr__(encoder, "_seg_registry_name", name)
-    object.__setattr__(encoder, "_seg_source", source)
-    validate = getattr(encoder, "validate_encoder", None)
-    if validate is not None:
-        validate()
+    if not isinstance(encoder, EncoderMixin):
+        raise PluginError(
+            f"encoder {name!r} ({reg.source(name).describe()}) built a {type(encoder).__name__}, "
+            "which does not implement seg_core.EncoderMixin"
+        )
+    encoder.registry_name = name
+    encoder.registry_source = reg.source(name)
+    encoder.validate_encoder()
     return encoder
-
-
-def build_encoder(
-    encoder_name: str,
-    *,
-    in_channels: int = 3,
-    depth: int = 5,
-    weights: Any = None,
-    output_stride: int | None = None,
-    indices: str | Sequence[int] | None = None,
-    channels: Sequence[int] | None = None,
-    params: dict[str, Any] | None = None,
-) -> Any:
-    """Build the encoder of an architecture from its ``encoder_*`` arguments.
-
-    Every architecture calls this, so the mapping from model arguments to the
-    encoder factory protocol is the same everywhere: ``encoder_depth`` ->
-    ``depth``, ``encoder_weights`` -> ``weights``, ``encoder_output_stride`` ->
-    ``output_stride``, ``encoder_indices`` -> ``indices``, ``encoder_channels`` ->
-    ``channels``, ``encoder_params`` -> the encoder's own keyword arguments. Options
-    left at None are not passed, so simple encoders need not accept them.
-
-    Raises:
-        ConfigError: Invalid values, or options the encoder does not support.
-    """
-    for arg, value in (("in_channels", in_channels), ("encoder_depth", depth)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{arg} must be an int >= 1, got {value!r}")
-    if params is not None and not isinstance(params, dict):
-        raise ConfigError(f"encoder_params must be a dict, got {type(params).__name__}")
-    kwargs: dict[str, Any] = {"in_channels": in_channels, "depth": depth, "weights": weights}
-    if output_stride is not None:
-        kwargs["output_stride"] = output_stride
-    if indices is not None:
-        kwargs["indices"] = indices
-    if channels is not None:
-        kwargs["channels"] = channels
-    clash = set(kwargs) & set(params or {})
-    if clash:
-        raise ConfigError(f"encoder_params must not repeat {sorted(clash)}; use the model's encoder_* arguments")
-    kwargs.update(params or {})
-    return create_encoder(encoder_name, **kwargs)
 
 
 def list_encoders(pattern: str | None = None, *, compatible_with: str | None = None) -> list[str]:
@@ -158,10 +131,11 @@ def list_encoders(pattern: str | None = None, *, compatible_with: str | None = N
         pattern: Shell-style wildcard (``"resnet*"``), case-insensitive.
         compatible_with: An architecture name (``"fpn"``): keep only encoders whose declared
             capabilities (registry info: ``spatial_dims``, ``out_channels``, ``reductions``...)
-            do not rule that architecture out. The architecture decides, through the
-            ``compatibility="module:function"`` callable in its registry info (called as
-            ``function(arch_name, encoder_info) -> bool``, the check its models run when built);
-            without one, only ``spatial_dims`` are compared. Encoders that declare nothing
+            do not rule that architecture out. Architectures declared with an
+            `seg_core.spec.ArchitectureSpec` are decided by its ``requires`` (the same rules
+            their models check when built); an architecture may instead register a
+            ``compatibility="module:function"`` callable (``function(arch_name, encoder_info) -> bool``);
+            without either, only ``spatial_dims`` are compared. Encoders that declare nothing
             are kept: their model constructor still checks them.
 
     Returns:
@@ -198,6 +172,11 @@ def _compatibility_filter(arch: str) -> Callable[[dict[str, Any]], bool]:
         return lambda info: bool(check(arch_name, info))
     if callable(target):
         return lambda info: bool(target(arch_name, info))
+    if isinstance(arch_info.get("requires"), dict):
+        from seg_core.spec import Requirements, is_compatible_info
+
+        requires = Requirements.from_info(arch_info["requires"])
+        return lambda info: is_compatible_info(requires, info)
     arch_dims = arch_info.get("spatial_dims")
 
     def _dims_only(info: dict[str, Any]) -> bool:

@@ -14,10 +14,13 @@ import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from seg_core.io import atomic_write_bytes, load_state_file
 from seg_core.errors import CheckpointError, ConfigError
+from seg_core.io import atomic_write_bytes, load_state_file
+
+if TYPE_CHECKING:
+    from seg_core.model import SegmentationModel
 
 __all__ = ["FORMAT_VERSION", "LoadReport", "from_pretrained", "load_weights", "save_pretrained"]
 
@@ -88,21 +91,17 @@ def _jsonable(name: str, value: Any) -> Any:
 
 
 def _architecture_name(model: Any) -> str:
+    """The registry name of the model's class: its one identity, looked up by target."""
     from seg_core.plugins import get_registry
 
-    name = getattr(model, "_seg_registry_name", None) or getattr(model, "architecture_name", None)
-    if name and name in get_registry("architectures"):
-        return str(name)
     cls = type(model)
-    reg = get_registry("architectures")
-    for candidate in reg.names():
-        entry = reg._entries.get(candidate.lower())
-        if entry is not None and entry.target_path.split(":")[-1] == cls.__qualname__ and entry.load() is cls:
-            return candidate
-    raise ConfigError(
-        f"{cls.__name__} is not a registered architecture, so it could not be rebuilt from config.json; "
-        f'register it first: seg_core.get_registry("architectures").add("my_arch", {cls.__name__})'
-    )
+    name = get_registry("architectures").name_of(cls)
+    if name is None:
+        raise ConfigError(
+            f"{cls.__name__} is not a registered architecture, so it could not be rebuilt from config.json; "
+            f'register it first: seg_core.get_registry("architectures").add("my_arch", {cls.__name__})'
+        )
+    return name
 
 
 def save_pretrained(model: Any, directory: str | Path) -> Path:
@@ -141,7 +140,7 @@ def save_pretrained(model: Any, directory: str | Path) -> Path:
         "architecture": {"name": arch, "distribution": arch_source.distribution, "version": arch_source.version}
     }
     encoder = getattr(model, "encoder", None)
-    enc_source = getattr(encoder, "_seg_source", None)
+    enc_source = getattr(encoder, "registry_source", None)
     if encoder is not None:
         dist, version = (
             (enc_source.distribution, enc_source.version)
@@ -149,7 +148,7 @@ def save_pretrained(model: Any, directory: str | Path) -> Path:
             else _dist_of(type(encoder).__module__)
         )
         plugins["encoder"] = {
-            "name": getattr(encoder, "_seg_registry_name", init_args.get("encoder_name")),
+            "name": getattr(encoder, "registry_name", None) or init_args.get("encoder_name"),
             "distribution": dist,
             "version": version,
         }
@@ -262,7 +261,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return config
 
 
-def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **overrides: Any) -> Any:
+def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **overrides: Any) -> SegmentationModel:
     """Rebuild a model saved with `save_pretrained` and load its weights.
 
     Args:
@@ -300,12 +299,11 @@ def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **override
             for info in plugins.values()
             if isinstance(info, dict) and info.get("distribution")
         ]
-        raise UnknownNameError(
-            exc.kind, exc.name, exc.suggestions, exc.install_hint or (" ".join(needed) if needed else None)
-        ) from exc
+        saved_with = f"the model was saved with {', '.join(needed)}" if needed else None
+        raise UnknownNameError(exc.kind, exc.name, exc.suggestions, exc.install_hint or saved_with) from exc
     weights = next((directory / n for n in _FALLBACK_WEIGHTS if (directory / n).is_file()), None)
     if weights is None:
         raise CheckpointError(f"{directory} has no weights file (looked for {', '.join(_FALLBACK_WEIGHTS)})")
     report = load_weights(model, weights, strict=strict)
-    object.__setattr__(model, "load_report", report)
+    model.load_report = report
     return model

@@ -6,13 +6,16 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from seg_core.errors import ConfigError
 from seg_core.layers import CONV_TYPES, POOL_TYPES
+
+if TYPE_CHECKING:
+    from seg_core.registry import Source
 
 __all__ = ["EncoderCapabilities", "EncoderMixin", "patch_first_conv", "replace_strides_with_dilation"]
 
@@ -80,6 +83,10 @@ class EncoderMixin:
     """
 
     _out_channels: Sequence[int]
+    #: The registry name it was created under (set by `seg_core.create_encoder`).
+    registry_name: str | None = None
+    #: Who registered that name (set by `seg_core.create_encoder`).
+    registry_source: Source | None = None
     _depth: int = 5
     _in_channels: int = 3
     _output_stride: int = 32

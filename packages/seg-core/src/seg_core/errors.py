@@ -43,7 +43,8 @@ class UnknownNameError(SegError, KeyError):
         kind: The registry kind (``"encoders"``, ``"architectures"``...).
         name: The name that was asked for.
         suggestions: Close matches among the registered names.
-        install_hint: A distribution that provides the name, when known.
+        install_hint: A sentence saying which distribution provides the name and how to
+            get it (install, enable, or why its plugin failed), when known.
     """
 
     def __init__(
@@ -61,7 +62,7 @@ class UnknownNameError(SegError, KeyError):
         if self.suggestions:
             message += " Did you mean: " + ", ".join(repr(s) for s in self.suggestions) + "?"
         if install_hint:
-            message += f" {name!r} is provided by {install_hint}: pip install {install_hint}"
+            message += f" {install_hint}."
         if kind == "registry kinds":
             message += " (plugins may add kinds; `seg plugins` shows what is installed)"
         else:

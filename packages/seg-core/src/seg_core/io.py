@@ -54,7 +54,6 @@ def load_state_file(path: str | Path) -> dict[str, Any]:
     """
     import torch
 
-
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"weights file {path} does not exist")

@@ -5,13 +5,18 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from typing import Any, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seg_core.errors import InputShapeError, faq_link
+
+if TYPE_CHECKING:
+    from seg_core.checkpoint import LoadReport
+    from seg_core.spec import ArchitectureSpec
 
 __all__ = ["SegmentationModel", "is_tracing"]
 
@@ -48,6 +53,7 @@ def _record_init(init: Any) -> Any:
                     config.update(value)
                 elif param.kind is not inspect.Parameter.VAR_POSITIONAL:
                     config[name] = value
+            config.update(self.__dict__.get("_model_args", {}))  # the shared arguments, defaults included
             object.__setattr__(self, "_init_config", config)
 
     return wrapper
@@ -66,18 +72,26 @@ class SegmentationModel(nn.Module):
     classification head exists (smp's convention).
 
     Class attributes:
-        architecture_name: Registry name used by `seg_core.from_pretrained`.
+        spec: The architecture's declaration (`seg_core.spec.ArchitectureSpec`, set by the
+            `seg_core.spec.architecture` decorator): name, requirements, defaults...
+        architecture_name: ``spec.name`` (derived by the decorator; None without a declaration).
         requires_divisible_input_shape: Whether inputs must divide by the output stride.
+
+    Attributes:
+        load_report: What `seg_core.from_pretrained` loaded (None for a fresh model).
     """
 
+    spec: ClassVar[ArchitectureSpec | None] = None
     architecture_name: ClassVar[str | None] = None
     requires_divisible_input_shape: ClassVar[bool] = True
+    load_report: LoadReport | None = None
 
     encoder: nn.Module
     decoder: nn.Module
     segmentation_head: nn.Module
     classification_head: nn.Module | None
     _init_config: dict[str, Any]
+    _model_args: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,6 +106,111 @@ class SegmentationModel(nn.Module):
         self._pad_value = 0.0
 
     # -- construction helpers -------------------------------------------------
+    def build_encoder(self, encoder_name: str, kwargs: Mapping[str, Any]) -> Any:
+        """Validate the shared arguments, build ``self.encoder`` and check it fits the declared requirements.
+
+        Architectures call this first, with the ``**kwargs: Unpack[ModelArgs]`` they received.
+        The completed arguments (defaults included) are recorded in `config`.
+
+        Args:
+            encoder_name: The registered encoder.
+            kwargs: The `seg_core.building.ModelArgs` the architecture received (a typo is
+                reported with close matches among these and the architecture's own arguments).
+
+        Returns:
+            The encoder.
+
+        Raises:
+            ConfigError: An unknown or invalid argument.
+            IncompatibleEncoderError: The encoder cannot feed this architecture (from ``spec.requires``).
+
+        Example:
+            >>> encoder = self.build_encoder(encoder_name, kwargs)  # doctest: +SKIP
+        """
+        from seg_core.building import build_encoder, resolve_model_args
+        from seg_core.errors import ConfigError
+        from seg_core.spec import check_compatible
+
+        spec = type(self).spec
+        owner = type(self).__name__
+        args = resolve_model_args(
+            kwargs,
+            owner=owner,
+            defaults=spec.encoder_defaults if spec is not None else None,
+            own_arguments=[n for n in inspect.signature(type(self).__init__).parameters if n not in ("self", "kwargs")],
+        )
+        allowed = spec.requires.output_strides if spec is not None else None
+        if allowed is not None and args["encoder_output_stride"] not in allowed:
+            raise ConfigError(
+                f"{owner} supports encoder_output_stride {list(allowed)}, got {args['encoder_output_stride']!r}"
+            )
+        self._model_args = args
+        encoder = build_encoder(
+            encoder_name,
+            in_channels=args["in_channels"],
+            depth=args["encoder_depth"],
+            weights=args["encoder_weights"],
+            output_stride=args["encoder_output_stride"],
+            indices=args["encoder_indices"],
+            channels=args["encoder_channels"],
+            params=args["encoder_params"],
+        )
+        if spec is not None:
+            check_compatible(spec, encoder.capabilities)
+        self.encoder = encoder
+        self.input_padding = args["input_padding"]
+        return encoder
+
+    def build_heads(
+        self,
+        decoder_channels: int,
+        *,
+        kernel_size: int,
+        output_level: int,
+        upsampling: int | Sequence[int] | None = None,
+    ) -> None:
+        """Build the segmentation head (and the aux head) for a decoder output at ``output_level``.
+
+        Reads ``classes``, ``activation``, ``aux_params`` and ``head_upsampling`` from the
+        arguments `build_encoder` recorded. With ``head_upsampling`` and ``upsampling`` both
+        None, the head upsamples by the encoder's per-axis reduction at ``output_level``, so
+        the output has the input size.
+
+        Args:
+            decoder_channels: Channels of the decoder output.
+            kernel_size: The head convolution's kernel size.
+            output_level: The pyramid level the decoder output is at.
+            upsampling: smp's name for ``head_upsampling``, for architectures that keep it.
+
+        Raises:
+            ConfigError: Both ``head_upsampling`` and ``upsampling``, or an invalid factor.
+        """
+        from seg_core.building import head_upsampling_factor
+        from seg_core.errors import ConfigError
+        from seg_core.heads import ClassificationHead, SegmentationHead
+
+        args = self._model_args
+        encoder: Any = self.encoder
+        dims = int(encoder.spatial_dims)
+        if args["head_upsampling"] is not None and upsampling is not None:
+            raise ConfigError("pass either head_upsampling or upsampling (its smp name), not both")
+        requested = args["head_upsampling"] if upsampling is None else upsampling
+        factor = head_upsampling_factor(requested, encoder.axis_reductions[output_level], dims)
+        self.segmentation_head = SegmentationHead(
+            decoder_channels,
+            args["classes"],
+            kernel_size=kernel_size,
+            activation=args["activation"],
+            upsampling=factor,
+            spatial_dims=dims,
+        )
+        aux = args["aux_params"]
+        self.classification_head = (
+            None
+            if aux is None
+            else ClassificationHead.from_aux_params(encoder.out_channels[-1], aux, spatial_dims=dims)
+        )
+
     def initialize(self) -> None:
         """Initialise decoder and heads (the same scheme for every architecture)."""
         from seg_core.init import initialize_decoder, initialize_head

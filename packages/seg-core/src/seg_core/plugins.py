@@ -28,10 +28,10 @@ from typing import Any
 import pluggy
 
 from seg_core import hookspecs
-from seg_core.suggest import install_hint
 from seg_core.cli_commands import Command, CommandRegistrar
 from seg_core.errors import PluginError, SegPluginWarning
-from seg_core.registry import Registrar, Registries, Registry, Source
+from seg_core.registry import BUILTIN_KINDS, Registrar, Registries, Registry, Source, hook_name
+from seg_core.suggest import install_hint
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -52,16 +52,6 @@ FIRST_PARTY: tuple[str, ...] = (
     "seg-train",
     "seg-3d",
 )
-
-_KIND_HOOKS = {
-    "encoders": "seg_register_encoders",
-    "architectures": "seg_register_architectures",
-    "datasets": "seg_register_datasets",
-    "losses": "seg_register_losses",
-    "optimizers": "seg_register_optimizers",
-    "schedulers": "seg_register_schedulers",
-    "loggers": "seg_register_loggers",
-}
 
 
 def _normalize(dist: str) -> str:
@@ -118,7 +108,7 @@ class PluginManager:
         self.strict = _env_flag("SEG_STRICT_PLUGINS") if strict is None else strict
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
-        self.registries = Registries(on_conflict=self._conflict)
+        self.registries = Registries(on_conflict=self._conflict, missing_hint=self._install_hint)
         self.commands = CommandRegistrar()
         self._plugins: list[PluginInfo] = []
         self._loaded = False
@@ -190,8 +180,6 @@ class PluginManager:
                     continue
                 self._load_one(info)
             self._register_all()
-            for kind in self.registries.kinds():
-                self.registries[kind]._missing_hook = self._install_hint
 
     def _load_one(self, info: PluginInfo) -> None:
         ep = metadata.EntryPoint(name=info.name, value=info.module, group=self.group)
@@ -205,9 +193,7 @@ class PluginManager:
         try:
             self.pm.register(module, name=info.name)
             self.pm.check_pending()
-            for impl in self.pm.hook.seg_add_hookspecs.get_hookimpls():
-                if impl.plugin is module:
-                    impl.function(pluginmanager=self.pm)
+            self._call(module, "seg_add_hookspecs", pluginmanager=self.pm)
         except Exception as exc:
             if self.pm.is_registered(module):
                 self.pm.unregister(module)
@@ -215,16 +201,24 @@ class PluginManager:
             return
         info.status = "loaded"
 
-    def _impls(self, hook_name: str, module: ModuleType | object) -> list[Any]:
-        caller = getattr(self.pm.hook, hook_name)
-        return [impl for impl in caller.get_hookimpls() if impl.plugin is module]
+    def _call(self, module: ModuleType | object, hook: str, **kwargs: Any) -> None:
+        """Call one plugin's implementation of ``hook`` through pluggy.
+
+        pluggy passes each implementation only the arguments it names, so an
+        implementation may take fewer arguments than its specification.
+        """
+        others = [plugin for plugin in self.pm.get_plugins() if plugin is not module]
+        self.pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
 
     def _register_all(self) -> None:
         loaded = [(info, self.pm.get_plugin(info.name)) for info in self._plugins if info.status == "loaded"]
         # New kinds first, so every plugin can register into them.
         for info, module in loaded:
-            for impl in self._impls("seg_register", module):
-                self._guard(info, "adding registry kinds", lambda impl=impl: impl.function(registries=self.registries))
+            self._guard(
+                info,
+                "adding registry kinds",
+                lambda module=module: self._call(module, "seg_register", registries=self.registries),
+            )
         for info, module in loaded:
             if info.status != "loaded":
                 continue
@@ -238,16 +232,12 @@ class PluginManager:
                 commands: CommandRegistrar = commands,
             ) -> None:
                 for kind in self.registries.kinds():
-                    hook = _KIND_HOOKS.get(kind)
                     reg = Registrar(self.registries[kind], info.source)
                     registrars.append(reg)
-                    if hook is not None:
-                        for impl in self._impls(hook, module):
-                            impl.function(registry=reg)
-                    for impl in self._impls("seg_register_kind", module):
-                        impl.function(kind=kind, registry=reg)
-                for impl in self._impls("seg_cli_commands", module):
-                    impl.function(commands=commands)
+                    if kind in BUILTIN_KINDS:
+                        self._call(module, hook_name(kind), registry=reg)
+                    self._call(module, "seg_register_kind", kind=kind, registry=reg)
+                self._call(module, "seg_cli_commands", commands=commands)
 
             if not self._guard(info, "registering names", run):
                 continue
@@ -276,8 +266,8 @@ class PluginManager:
         return True
 
     def _install_hint(self, kind: str, name: str) -> str | None:
-        installed = {p.distribution for p in self._plugins if p.status == "loaded"}
-        return install_hint(kind, name, installed)
+        plugins = {p.distribution: (p.status, p.error) for p in self._plugins}
+        return install_hint(kind, name, plugins)
 
     # -- access --------------------------------------------------------------
     def registry(self, kind: str) -> Registry:

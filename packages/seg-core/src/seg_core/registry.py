@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from seg_core.suggest import close_matches
 from seg_core.errors import ConfigError, PluginError, SegPluginWarning, UnknownNameError
+from seg_core.suggest import close_matches
 
 __all__ = [
     "BUILTIN_KINDS",
@@ -36,9 +36,11 @@ __all__ = [
     "Registries",
     "Registry",
     "Source",
+    "hook_name",
 ]
 
-#: The kinds every installation has. Plugins may add more (see ``Registries.add_kind``).
+#: The kinds every installation has; each is filled by the hook ``seg_register_<kind>``
+#: (`hook_name`). Plugins may add more (see ``Registries.add_kind``).
 BUILTIN_KINDS: tuple[str, ...] = (
     "encoders",
     "architectures",
@@ -48,6 +50,11 @@ BUILTIN_KINDS: tuple[str, ...] = (
     "schedulers",
     "loggers",
 )
+
+
+def hook_name(kind: str) -> str:
+    """The registration hook of a built-in kind (``"encoders"`` -> ``"seg_register_encoders"``)."""
+    return f"seg_register_{kind}"
 
 
 @dataclass(frozen=True)
@@ -172,14 +179,22 @@ class Registry:
         on_conflict: Called as ``on_conflict(message)`` when a plugin loses a
             name conflict; the plugin manager uses it to warn or, in strict
             mode, raise.
+        missing_hint: Called as ``missing_hint(kind, name)`` for an unknown name; returns
+            a sentence saying which package provides it and how to get it, or None.
     """
 
-    def __init__(self, kind: str, on_conflict: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        on_conflict: Callable[[str], None] | None = None,
+        missing_hint: Callable[[str, str], str | None] | None = None,
+    ) -> None:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
+        self._aliases: dict[str, str] = {}
         self._providers: list[_ProviderSlot] = []
         self._on_conflict = on_conflict or _warn_conflict
-        self._missing_hook: Callable[[str, str], str | None] | None = None
+        self._missing_hint = missing_hint
 
     # -- writing -----------------------------------------------------------------
     def add(
@@ -215,12 +230,14 @@ class Registry:
         """
         entry = self.entry(name)
         del self._entries[_key(entry.name)]
+        self._aliases = {a: n for a, n in self._aliases.items() if n != _key(entry.name)}
 
     def _commit(self, entry: Entry, *, override: bool) -> None:
         key = _key(entry.name)
-        existing = self._entries.get(key)
+        existing = self._entries.get(key) or self._entries.get(self._aliases.get(key, ""))
         if existing is None:
             self._entries[key] = entry
+            self._commit_aliases(entry)
             return
         what = f"{self.kind[:-1]} {entry.name!r}"
         if existing.source.builtin and entry.source.distribution is not None and not entry.source.builtin:
@@ -232,6 +249,7 @@ class Registry:
             return
         if override:
             self._entries[key] = entry
+            self._commit_aliases(entry)
             return
         if entry.source == RUNTIME:
             raise ConfigError(
@@ -246,6 +264,18 @@ class Registry:
             "first in sorted distribution order). The plugin that means to replace it "
             "must pass override=True, or disable one with SEG_DISABLED_PLUGINS."
         )
+
+    def _commit_aliases(self, entry: Entry) -> None:
+        for alias in entry.info.get("aliases", ()):
+            key = _key(alias)
+            taken = self._entries.get(key) or self._entries.get(self._aliases.get(key, ""))
+            if taken is not None and taken is not entry:
+                self._on_conflict(
+                    f"{self.kind[:-1]} alias {alias!r} of {entry.name!r} ({entry.source.describe()}) is already "
+                    f"the name of {taken.name!r} ({taken.source.describe()}); the alias was ignored"
+                )
+                continue
+            self._aliases[key] = _key(entry.name)
 
     def _commit_provider(self, provider: Provider, source: Source) -> None:
         if not isinstance(provider, Provider):
@@ -268,7 +298,8 @@ class Registry:
         return f"Registry(kind={self.kind!r}, entries={len(self._entries)}, providers={len(self._providers)})"
 
     def _find(self, name: str) -> Entry | _ProviderSlot | None:
-        entry = self._entries.get(_key(name))
+        key = _key(name)
+        entry = self._entries.get(key) or self._entries.get(self._aliases.get(key, ""))
         if entry is not None:
             return entry
         for slot in self._providers:
@@ -277,15 +308,33 @@ class Registry:
         return None
 
     def entry(self, name: str) -> Entry:
-        """Return the `Entry` of a directly registered name.
+        """Return the `Entry` of a directly registered name or alias.
 
         Raises:
             UnknownNameError: Not registered directly (provider names have no Entry).
         """
-        found = self._entries.get(_key(name))
-        if found is None:
+        found = self._find(name)
+        if not isinstance(found, Entry):
             raise self._unknown(name)
         return found
+
+    def name_of(self, target: object) -> str | None:
+        """Return the name under which ``target`` (a class or factory) is registered, or None.
+
+        Lazy ``"module:attr"`` targets are imported only when their path names ``target``.
+
+        Example:
+            >>> from seg_core import get_registry
+            >>> from seg_core.basic_encoder import BasicCNNEncoder  # doctest: +SKIP
+            >>> get_registry("encoders").name_of(BasicCNNEncoder)  # doctest: +SKIP
+            'basic_cnn'
+        """
+        path = f"{getattr(target, '__module__', '')}:{getattr(target, '__qualname__', '')}"
+        for entry in sorted(self._entries.values(), key=lambda e: e.name):
+            named = entry.target is target or (isinstance(entry.target, str) and entry.target == path)
+            if named and entry.load() is target:
+                return entry.name
+        return None
 
     def get(self, name: str) -> Callable[..., Any]:
         """Return the callable that builds ``name`` (imports lazy targets).
@@ -360,13 +409,13 @@ class Registry:
         return {**base, "name": name, "provider": found.provider.name, **found.provider.info(name)}
 
     def _unknown(self, name: str) -> UnknownNameError:
-        candidates = [e.name for e in self._entries.values()]
+        candidates = [e.name for e in self._entries.values()] + [*self._aliases]
         for slot in self._providers:
             try:
                 candidates.extend(slot.provider.names(f"{name[:3]}*"))
             except Exception:  # a provider's listing must not hide the real error
                 continue
-        hint = self._missing_hook(self.kind, name) if self._missing_hook else None
+        hint = self._missing_hint(self.kind, name) if self._missing_hint else None
         return UnknownNameError(self.kind, name, close_matches(name, candidates), hint)
 
 
@@ -437,8 +486,13 @@ class Registrar:
 class Registries:
     """All registries, by kind. Plugins may add kinds with `add_kind`."""
 
-    def __init__(self, on_conflict: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_conflict: Callable[[str], None] | None = None,
+        missing_hint: Callable[[str, str], str | None] | None = None,
+    ) -> None:
         self._on_conflict = on_conflict
+        self._missing_hint = missing_hint
         self._by_kind: dict[str, Registry] = {}
         for kind in BUILTIN_KINDS:
             self.add_kind(kind)
@@ -446,7 +500,7 @@ class Registries:
     def add_kind(self, kind: str) -> Registry:
         """Create the registry for a new kind (idempotent) and return it."""
         if kind not in self._by_kind:
-            self._by_kind[kind] = Registry(kind, self._on_conflict)
+            self._by_kind[kind] = Registry(kind, self._on_conflict, self._missing_hint)
         return self._by_kind[kind]
 
     def __getitem__(self, kind: str) -> Registry:

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-# Names that belong to a first-party distribution, by kind, as fnmatch patterns.
-# This lets an unknown-name error say which package to install even when that
-# package is absent (the names cannot be listed then).
-_FIRST_PARTY_FAMILIES: dict[str, list[tuple[str, str]]] = {
+#: The names seg's own distributions provide, by kind, as fnmatch patterns: the one
+#: source of "not installed: pip install X" hints, so an unknown-name error can say which
+#: package to install even when that package is absent (its names cannot be listed then).
+#: ``tests/integration/test_install_hints.py`` checks it against the real registry: every
+#: pattern matches a name that distribution registers, and every name a first-party
+#: distribution registers directly (not through a provider) is covered.
+FIRST_PARTY_NAMES: dict[str, list[tuple[str, str]]] = {
     "encoders": [
+        ("basic_cnn*", "seg-core"),
+    ]
+    + [
         (pattern, "seg-encoders-timm")
         for pattern in (
             "tu-*",
@@ -34,7 +40,6 @@ _FIRST_PARTY_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "swin*",
             "eva*",
             "beit*",
-            "dino*",
             "mixnet*",
             "mnasnet*",
             "dla*",
@@ -70,8 +75,7 @@ _FIRST_PARTY_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "mambaout*",
             "sam2_*",
         )
-    ]
-    + [("*_3d", "seg-3d"), ("*3d*", "seg-3d")],
+    ],
     "architectures": [
         (name, "seg-decoders")
         for name in (
@@ -86,9 +90,6 @@ _FIRST_PARTY_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "deeplabv3",
             "deeplabv3plus",
             "deeplabv3+",
-            "upernet",
-            "segformer",
-            "dpt",
         )
     ],
     "datasets": [
@@ -106,12 +107,6 @@ _FIRST_PARTY_FAMILIES: dict[str, list[tuple[str, str]]] = {
             "synthetic",
         )
     ],
-    "losses": [
-        (name, "seg-train") for name in ("dice", "jaccard", "tversky", "focal", "lovasz", "cross_entropy", "bce", "mcc")
-    ],
-    "optimizers": [(name, "seg-train") for name in ("sgd", "adam", "adamw", "padam")],
-    "schedulers": [(name, "seg-train") for name in ("poly", "cosine", "step", "onecycle")],
-    "loggers": [(name, "seg-train") for name in ("csv", "tensorboard", "wandb", "console")],
 }
 
 
@@ -136,20 +131,50 @@ def close_matches(name: str, candidates: Iterable[str], limit: int = 5) -> list[
     return [by_lower[m] for m in (matches + prefixed)[:limit]]
 
 
-def install_hint(kind: str, name: str, installed: Iterable[str]) -> str | None:
-    """Return the first-party distribution that would provide ``name``, if absent.
+def provider_of(kind: str, name: str) -> str | None:
+    """Return the first-party distribution whose names include ``name`` (from `FIRST_PARTY_NAMES`).
+
+    Example:
+        >>> provider_of("architectures", "unet++")
+        'seg-decoders'
+    """
+    lowered = name.lower()
+    for pattern, dist in FIRST_PARTY_NAMES.get(kind, []):
+        if fnmatch.fnmatchcase(lowered, pattern):
+            return dist
+    return None
+
+
+def install_hint(kind: str, name: str, plugins: Mapping[str, tuple[str, str | None]]) -> str | None:
+    """Say how to get ``name`` when a first-party distribution provides it but it is not registered.
 
     Args:
         kind: Registry kind.
         name: The unknown name.
-        installed: Normalised names of the distributions already installed.
+        plugins: Installed distributions (normalised names) -> ``(status, error)``, where the
+            status is ``"loaded"``, ``"failed"`` or ``"disabled"``.
 
     Returns:
-        A distribution name to ``pip install``, or None when unknown or already installed.
+        A sentence: install it (from a checkout, as the packages are not on the index yet),
+        enable it, or why it failed to load; None when no first-party distribution claims
+        the name or that distribution is loaded (then the name is simply unknown).
+
+    Example:
+        >>> install_hint("architectures", "fpn", {})
+        "'fpn' is provided by seg-decoders, which is not installed: pip install ./packages/seg-decoders (from a seg checkout)"
     """
-    present = set(installed)
-    lowered = name.lower()
-    for pattern, dist in _FIRST_PARTY_FAMILIES.get(kind, []):
-        if fnmatch.fnmatchcase(lowered, pattern) and dist not in present:
-            return dist
+    dist = provider_of(kind, name)
+    if dist is None:
+        return None
+    state = plugins.get(dist)
+    if state is None:
+        return (
+            f"{name!r} is provided by {dist}, which is not installed: "
+            f"pip install ./packages/{dist} (from a seg checkout)"
+        )
+    status, error = state
+    if status == "disabled":
+        return f"{name!r} is provided by {dist}, which is installed but disabled by SEG_DISABLED_PLUGINS"
+    if status == "failed":
+        return f"{name!r} is provided by {dist}, which is installed but its plugin failed to load: {error}"
     return None

@@ -1,6 +1,7 @@
 """seg decoders: Unet, Unet++, MAnet, Linknet, FPN, PSPNet, PAN, DeepLabV3, DeepLabV3+ for 2D and 3D.
 
-Importing the package is cheap; the model classes load on first access.
+Importing the package is cheap; the model classes load on first access. The class
+exports are derived from the architectures' declarations (the generated ``_catalog.json``).
 
 Example:
     >>> import seg_decoders
@@ -12,22 +13,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from seg_core.lazy import lazy_exports
+from seg_core.spec import load_catalog
 
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
-    "Unet": "seg_decoders.unet",
-    "UnetPlusPlus": "seg_decoders.unetplusplus",
-    "MAnet": "seg_decoders.manet",
-    "Linknet": "seg_decoders.linknet",
-    "FPN": "seg_decoders.fpn",
-    "PSPNet": "seg_decoders.pspnet",
-    "PAN": "seg_decoders.pan",
-    "DeepLabV3": "seg_decoders.deeplabv3",
-    "DeepLabV3Plus": "seg_decoders.deeplabv3",
-    "check_compatible": "seg_decoders.compatibility",
-    "is_compatible": "seg_decoders.compatibility",
+    **{entry["class_name"]: entry["target"].partition(":")[0] for entry in load_catalog(__name__).values()},
     "from_smp": "seg_decoders.smp_import",
+    "check_compatible": "seg_core.spec",
+    "is_compatible": "seg_core.spec",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -37,7 +31,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:
-    from seg_decoders.compatibility import check_compatible, is_compatible
+    from seg_core.spec import check_compatible, is_compatible
     from seg_decoders.deeplabv3 import DeepLabV3, DeepLabV3Plus
     from seg_decoders.fpn import FPN
     from seg_decoders.linknet import Linknet

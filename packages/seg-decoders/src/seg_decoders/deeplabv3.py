@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from seg_core.activations import ActivationSpec
+from seg_core.building import DEFAULT_ENCODER, check_positive, check_probability
 from seg_core.errors import ConfigError
 from seg_core.layers import adaptive_avg_pool, conv
-from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, check_positive, check_probability
+from seg_core.model import SegmentationModel
+from seg_core.spec import ArchitectureSpec, Requirements, architecture
 from seg_decoders._blocks import SafeBatchNorm, SeparableConv, resize, resolve_mode, scale_between
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_core.building import ModelArgs
 
 __all__ = ["ASPP", "DeepLabV3", "DeepLabV3Decoder", "DeepLabV3Plus", "DeepLabV3PlusDecoder"]
 
@@ -33,12 +39,6 @@ def check_atrous_rates(rates: Any) -> tuple[int, int, int]:
     if len(values) != 3 or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in values):
         raise ConfigError(f"decoder_atrous_rates must be three ints >= 1 (e.g. (12, 24, 36)), got {rates!r}")
     return (int(values[0]), int(values[1]), int(values[2]))
-
-
-def check_output_stride(arch: str, value: Any, allowed: Sequence[int]) -> None:
-    """Validate ``encoder_output_stride`` for DeepLab."""
-    if value not in allowed:
-        raise ConfigError(f"{arch} supports encoder_output_stride {list(allowed)}, got {value!r}")
 
 
 class ASPPPooling(nn.Sequential):
@@ -197,7 +197,17 @@ def _common_checks(decoder_channels: Any, atrous_rates: Any, aspp_dropout: Any) 
     return check_atrous_rates(atrous_rates)
 
 
-class DeepLabV3(DecoderModel):
+@architecture(
+    ArchitectureSpec(
+        "deeplabv3",
+        "DeepLabV3: atrous spatial pyramid pooling",
+        paper="arXiv:1706.05587",
+        requires=Requirements(output_strides=(8, 16)),
+        encoder_defaults={"encoder_output_stride": 8},
+        smp_class="DeepLabV3",
+    )
+)
+class DeepLabV3(SegmentationModel):
     """DeepLabV3: a dilated encoder and atrous spatial pyramid pooling, 1x1 head.
 
     Unlike smp, :meth:`initialize` is called, and batch size 1 trains (the image-pooling
@@ -205,23 +215,15 @@ class DeepLabV3(DecoderModel):
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
-        encoder_depth: Number of encoder levels used.
-        encoder_weights: Pretrained weights name or local file (None: random).
-        encoder_output_stride: 8 (default) or 16; the encoder is dilated beyond it.
-        encoder_indices: Which backbone maps to use (adapter encoders).
-        encoder_channels: Project encoder maps to these widths (adapter encoders).
-        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
         decoder_channels: Width of the ASPP branches.
         decoder_atrous_rates: Three dilation rates.
         decoder_aspp_separable: Depthwise-separable ASPP convolutions.
         decoder_aspp_dropout: Dropout after the ASPP projection.
-        in_channels: Input channels.
-        classes: Output channels.
-        activation: Output activation.
         upsampling: smp's name for the head upsampling; None = automatic (the output stride).
-        aux_params: Classification head on the deepest map.
-        head_upsampling: Head upsampling; None = automatic.
-        input_padding: Pad inputs to a valid size and crop the output back.
+        **kwargs: The shared encoder and head arguments, declared once in
+            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
+            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
+            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -232,44 +234,20 @@ class DeepLabV3(DecoderModel):
         >>> model = DeepLabV3("basic_cnn", encoder_depth=3, decoder_channels=32)
     """
 
-    architecture_name = "deeplabv3"
-
     def __init__(
         self,
         encoder_name: str = DEFAULT_ENCODER,
-        encoder_depth: int = 5,
-        encoder_weights: str | None = None,
-        encoder_output_stride: int | None = 8,
-        encoder_indices: Any = None,
-        encoder_channels: Sequence[int] | None = None,
-        encoder_params: dict[str, Any] | None = None,
+        *,
         decoder_channels: int = 256,
         decoder_atrous_rates: Sequence[int] = (12, 24, 36),
         decoder_aspp_separable: bool = False,
         decoder_aspp_dropout: float = 0.5,
-        in_channels: int = 3,
-        classes: int = 1,
-        activation: ActivationSpec = None,
         upsampling: int | None = None,
-        aux_params: dict[str, Any] | None = None,
-        head_upsampling: int | Sequence[int] | None = None,
-        input_padding: bool = False,
+        **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
-        check_output_stride("DeepLabV3", encoder_output_stride, (8, 16))
         rates = _common_checks(decoder_channels, decoder_atrous_rates, decoder_aspp_dropout)
-        encoder = self._build_encoder(
-            encoder_name=encoder_name,
-            encoder_depth=encoder_depth,
-            encoder_weights=encoder_weights,
-            encoder_output_stride=encoder_output_stride,
-            encoder_indices=encoder_indices,
-            encoder_channels=encoder_channels,
-            encoder_params=encoder_params,
-            in_channels=in_channels,
-            classes=classes,
-            input_padding=input_padding,
-        )
+        encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         self.decoder = DeepLabV3Decoder(
             encoder.out_channels[-1],
@@ -279,41 +257,36 @@ class DeepLabV3(DecoderModel):
             aspp_separable=bool(decoder_aspp_separable),
             aspp_dropout=float(decoder_aspp_dropout),
         )
-        self._build_heads(
-            decoder_channels=decoder_channels,
-            classes=classes,
-            activation=activation,
-            kernel_size=1,
-            aux_params=aux_params,
-            output_level=encoder.depth,
-            head_upsampling=head_upsampling,
-            upsampling=upsampling,
-        )
+        self.build_heads(decoder_channels, kernel_size=1, output_level=encoder.depth, upsampling=upsampling)
         self.initialize()
 
 
-class DeepLabV3Plus(DecoderModel):
+@architecture(
+    ArchitectureSpec(
+        "deeplabv3plus",
+        "DeepLabV3+: ASPP with a stride-4 refinement branch",
+        paper="arXiv:1802.02611",
+        aliases=("deeplabv3+",),
+        requires=Requirements(min_depth=3, nonzero_levels=(2, -1), output_strides=(8, 16)),
+        encoder_defaults={"encoder_output_stride": 16},
+        smp_class="DeepLabV3Plus",
+        smp_defaults={"upsampling": 4},
+    )
+)
+class DeepLabV3Plus(SegmentationModel):
     """DeepLabV3+: DeepLabV3's ASPP plus a decoder refining with the stride-4 encoder map.
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
-        encoder_depth: Number of encoder levels used (>= 3).
-        encoder_weights: Pretrained weights name or local file (None: random).
-        encoder_output_stride: 16 (default) or 8.
-        encoder_indices: Which backbone maps to use (adapter encoders).
-        encoder_channels: Project encoder maps to these widths (adapter encoders).
-        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
         decoder_channels: Width of the ASPP and fusion convolutions.
         decoder_atrous_rates: Three dilation rates.
         decoder_aspp_separable: Depthwise-separable ASPP convolutions (default True).
         decoder_aspp_dropout: Dropout after the ASPP projection.
-        in_channels: Input channels.
-        classes: Output channels.
-        activation: Output activation.
         upsampling: smp's name for the head upsampling; None = automatic (smp: 4).
-        aux_params: Classification head on the deepest map.
-        head_upsampling: Head upsampling; None = automatic.
-        input_padding: Pad inputs to a valid size and crop the output back.
+        **kwargs: The shared encoder and head arguments, declared once in
+            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
+            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
+            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -324,44 +297,20 @@ class DeepLabV3Plus(DecoderModel):
         >>> model = DeepLabV3Plus("basic_cnn", encoder_depth=4, decoder_channels=32)
     """
 
-    architecture_name = "deeplabv3plus"
-
     def __init__(
         self,
         encoder_name: str = DEFAULT_ENCODER,
-        encoder_depth: int = 5,
-        encoder_weights: str | None = None,
-        encoder_output_stride: int | None = 16,
-        encoder_indices: Any = None,
-        encoder_channels: Sequence[int] | None = None,
-        encoder_params: dict[str, Any] | None = None,
+        *,
         decoder_channels: int = 256,
         decoder_atrous_rates: Sequence[int] = (12, 24, 36),
         decoder_aspp_separable: bool = True,
         decoder_aspp_dropout: float = 0.5,
-        in_channels: int = 3,
-        classes: int = 1,
-        activation: ActivationSpec = None,
         upsampling: int | None = None,
-        aux_params: dict[str, Any] | None = None,
-        head_upsampling: int | Sequence[int] | None = None,
-        input_padding: bool = False,
+        **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
-        check_output_stride("DeepLabV3Plus", encoder_output_stride, (8, 16))
         rates = _common_checks(decoder_channels, decoder_atrous_rates, decoder_aspp_dropout)
-        encoder = self._build_encoder(
-            encoder_name=encoder_name,
-            encoder_depth=encoder_depth,
-            encoder_weights=encoder_weights,
-            encoder_output_stride=encoder_output_stride,
-            encoder_indices=encoder_indices,
-            encoder_channels=encoder_channels,
-            encoder_params=encoder_params,
-            in_channels=in_channels,
-            classes=classes,
-            input_padding=input_padding,
-        )
+        encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         self.decoder = DeepLabV3PlusDecoder(
             encoder.out_channels,
@@ -372,14 +321,5 @@ class DeepLabV3Plus(DecoderModel):
             aspp_separable=bool(decoder_aspp_separable),
             aspp_dropout=float(decoder_aspp_dropout),
         )
-        self._build_heads(
-            decoder_channels=decoder_channels,
-            classes=classes,
-            activation=activation,
-            kernel_size=1,
-            aux_params=aux_params,
-            output_level=2,
-            head_upsampling=head_upsampling,
-            upsampling=upsampling,
-        )
+        self.build_heads(decoder_channels, kernel_size=1, output_level=2, upsampling=upsampling)
         self.initialize()

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from seg_core.activations import ActivationSpec
+from seg_core.building import DEFAULT_ENCODER, check_positive, check_probability
 from seg_core.errors import ConfigError
 from seg_core.layers import conv, dropout
-from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, check_positive, check_probability
+from seg_core.model import SegmentationModel
+from seg_core.spec import ArchitectureSpec, Requirements, architecture
 from seg_decoders._blocks import resize, resolve_mode
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_core.building import ModelArgs
 
 __all__ = ["FPN", "FPNDecoder"]
 
@@ -120,7 +126,17 @@ class FPNDecoder(nn.Module):
         return self.dropout(x)
 
 
-class FPN(DecoderModel):
+@architecture(
+    ArchitectureSpec(
+        "fpn",
+        "Feature Pyramid Network (panoptic FPN head)",
+        paper="arXiv:1901.02446",
+        requires=Requirements(min_depth=3),
+        smp_class="FPN",
+        smp_defaults={"upsampling": 4},
+    )
+)
+class FPN(SegmentationModel):
     """FPN: top-down feature pyramid, per-level segmentation branches merged at the finest level.
 
     Unlike smp, the output has the input size at every depth (smp returns 4x/2x the
@@ -129,24 +145,16 @@ class FPN(DecoderModel):
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
-        encoder_depth: Number of encoder levels used (>= 3).
-        encoder_weights: Pretrained weights name or local file (None: random).
-        encoder_output_stride: Dilate the encoder to 8 or 16 (None: no dilation).
-        encoder_indices: Which backbone maps to use (adapter encoders).
-        encoder_channels: Project encoder maps to these widths (adapter encoders).
-        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
         decoder_pyramid_channels: Width of the top-down pathway.
         decoder_segmentation_channels: Width of each segmentation branch (multiple of 32).
         decoder_merge_policy: ``"add"`` or ``"cat"`` (4x the width).
         decoder_dropout: Channel dropout before the head.
         decoder_interpolation: Top-down upsampling mode.
-        in_channels: Input channels.
-        classes: Output channels.
-        activation: Output activation.
         upsampling: smp's name for the head upsampling; None = automatic (smp: 4).
-        aux_params: Classification head on the deepest map.
-        head_upsampling: Head upsampling; None = automatic.
-        input_padding: Pad inputs to a valid size and crop the output back.
+        **kwargs: The shared encoder and head arguments, declared once in
+            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
+            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
+            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -157,29 +165,17 @@ class FPN(DecoderModel):
         >>> model = FPN("basic_cnn", encoder_depth=3, decoder_pyramid_channels=32, decoder_segmentation_channels=32)
     """
 
-    architecture_name = "fpn"
-
     def __init__(
         self,
         encoder_name: str = DEFAULT_ENCODER,
-        encoder_depth: int = 5,
-        encoder_weights: str | None = None,
-        encoder_output_stride: int | None = None,
-        encoder_indices: Any = None,
-        encoder_channels: Sequence[int] | None = None,
-        encoder_params: dict[str, Any] | None = None,
+        *,
         decoder_pyramid_channels: int = 256,
         decoder_segmentation_channels: int = 128,
         decoder_merge_policy: str = "add",
         decoder_dropout: float = 0.2,
         decoder_interpolation: str = "nearest",
-        in_channels: int = 3,
-        classes: int = 1,
-        activation: ActivationSpec = None,
         upsampling: int | None = None,
-        aux_params: dict[str, Any] | None = None,
-        head_upsampling: int | Sequence[int] | None = None,
-        input_padding: bool = False,
+        **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
         check_positive("decoder_pyramid_channels", decoder_pyramid_channels)
@@ -192,18 +188,7 @@ class FPN(DecoderModel):
         if decoder_merge_policy not in MERGE_POLICIES:
             raise ConfigError(f"decoder_merge_policy must be 'add' or 'cat', got {decoder_merge_policy!r}")
         check_probability("decoder_dropout", decoder_dropout)
-        encoder = self._build_encoder(
-            encoder_name=encoder_name,
-            encoder_depth=encoder_depth,
-            encoder_weights=encoder_weights,
-            encoder_output_stride=encoder_output_stride,
-            encoder_indices=encoder_indices,
-            encoder_channels=encoder_channels,
-            encoder_params=encoder_params,
-            in_channels=in_channels,
-            classes=classes,
-            input_padding=input_padding,
-        )
+        encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         self.decoder = FPNDecoder(
             encoder.out_channels,
@@ -214,14 +199,7 @@ class FPN(DecoderModel):
             merge_policy=decoder_merge_policy,
             interpolation=resolve_mode(decoder_interpolation, dims),
         )
-        self._build_heads(
-            decoder_channels=self.decoder.out_channels,
-            classes=classes,
-            activation=activation,
-            kernel_size=1,
-            aux_params=aux_params,
-            output_level=encoder.depth - 3,
-            head_upsampling=head_upsampling,
-            upsampling=upsampling,
+        self.build_heads(
+            self.decoder.out_channels, kernel_size=1, output_level=encoder.depth - 3, upsampling=upsampling
         )
         self.initialize()

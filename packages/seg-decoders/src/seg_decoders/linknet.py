@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from seg_core.activations import ActivationSpec
+from seg_core.building import DEFAULT_ENCODER, resolve_alias
 from seg_core.layers import conv_transpose
-from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, resolve_alias
+from seg_core.model import SegmentationModel
+from seg_core.spec import ArchitectureSpec, architecture
 from seg_decoders._blocks import ConvNormAct, build_norm, scale_between, transpose_kernel
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_core.building import ModelArgs
 
 __all__ = ["Linknet", "LinknetDecoder"]
 
@@ -88,25 +94,25 @@ class LinknetDecoder(nn.Module):
         return x
 
 
-class Linknet(DecoderModel):
+@architecture(
+    ArchitectureSpec(
+        "linknet",
+        "LinkNet: light decoder adding skips",
+        paper="arXiv:1707.03718",
+        smp_class="Linknet",
+    )
+)
+class Linknet(SegmentationModel):
     """LinkNet: a light decoder that adds encoder skips after transposed-convolution upsampling.
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
-        encoder_depth: Number of encoder levels used.
-        encoder_weights: Pretrained weights name or local file (None: random).
-        encoder_output_stride: Dilate the encoder to 8 or 16 (None: no dilation).
-        encoder_indices: Which backbone maps to use (adapter encoders).
-        encoder_channels: Project encoder maps to these widths (adapter encoders).
-        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
         decoder_use_norm: Norm of the blocks.
-        in_channels: Input channels.
-        classes: Output channels.
-        activation: Output activation.
-        aux_params: Classification head on the deepest map.
-        head_upsampling: Head upsampling; None = automatic.
-        input_padding: Pad inputs to a valid size and crop the output back.
         decoder_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
+        **kwargs: The shared encoder and head arguments, declared once in
+            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
+            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
+            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -117,53 +123,22 @@ class Linknet(DecoderModel):
         >>> model = Linknet("basic_cnn", encoder_depth=4, classes=2)
     """
 
-    architecture_name = "linknet"
-
     def __init__(
         self,
         encoder_name: str = DEFAULT_ENCODER,
-        encoder_depth: int = 5,
-        encoder_weights: str | None = None,
-        encoder_output_stride: int | None = None,
-        encoder_indices: Any = None,
-        encoder_channels: Sequence[int] | None = None,
-        encoder_params: dict[str, Any] | None = None,
+        *,
         decoder_use_norm: Any = "batchnorm",
-        in_channels: int = 3,
-        classes: int = 1,
-        activation: ActivationSpec = None,
-        aux_params: dict[str, Any] | None = None,
-        head_upsampling: int | Sequence[int] | None = None,
-        input_padding: bool = False,
         decoder_use_batchnorm: Any = None,
+        **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
         decoder_use_norm = resolve_alias(
             decoder_use_norm, "batchnorm", decoder_use_batchnorm, "decoder_use_batchnorm", "decoder_use_norm"
         )
-        encoder = self._build_encoder(
-            encoder_name=encoder_name,
-            encoder_depth=encoder_depth,
-            encoder_weights=encoder_weights,
-            encoder_output_stride=encoder_output_stride,
-            encoder_indices=encoder_indices,
-            encoder_channels=encoder_channels,
-            encoder_params=encoder_params,
-            in_channels=in_channels,
-            classes=classes,
-            input_padding=input_padding,
-        )
+        encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         self.decoder = LinknetDecoder(
             encoder.out_channels, encoder.axis_reductions, spatial_dims=dims, use_norm=decoder_use_norm
         )
-        self._build_heads(
-            decoder_channels=PREFINAL_CHANNELS,
-            classes=classes,
-            activation=activation,
-            kernel_size=1,
-            aux_params=aux_params,
-            output_level=0,
-            head_upsampling=head_upsampling,
-        )
+        self.build_heads(PREFINAL_CHANNELS, kernel_size=1, output_level=0)
         self.initialize()

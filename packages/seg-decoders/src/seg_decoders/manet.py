@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from seg_core.activations import ActivationSpec
+from seg_core.building import DEFAULT_ENCODER, check_positive, resolve_alias
 from seg_core.layers import adaptive_avg_pool, conv
-from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, check_positive, resolve_alias
+from seg_core.model import SegmentationModel
+from seg_core.spec import ArchitectureSpec, architecture
 from seg_decoders._blocks import ConvNormAct, resize, resolve_mode
 from seg_decoders._unet_blocks import block_channels, resolve_decoder_channels, skip_plan
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_core.building import ModelArgs
 
 __all__ = ["MAnet", "MAnetDecoder"]
 
@@ -142,28 +148,29 @@ class MAnetDecoder(nn.Module):
         return x
 
 
-class MAnet(DecoderModel):
+@architecture(
+    ArchitectureSpec(
+        "manet",
+        "MA-Net: position and multi-scale attention blocks",
+        paper="doi:10.1109/ACCESS.2020.3025372",
+        smp_class="MAnet",
+        smp_defaults={"decoder_channels": (256, 128, 64, 32, 16)},
+    )
+)
+class MAnet(SegmentationModel):
     """MA-Net: U-shaped decoder with a position-wise attention centre and multi-scale fusion attention.
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
-        encoder_depth: Number of encoder levels used.
-        encoder_weights: Pretrained weights name or local file (None: random).
-        encoder_output_stride: Dilate the encoder to 8 or 16 (None: no dilation).
-        encoder_indices: Which backbone maps to use (adapter encoders).
-        encoder_channels: Project encoder maps to these widths (adapter encoders).
-        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
         decoder_use_norm: Norm of the blocks.
         decoder_channels: Width of each block, deepest first; None = smp's defaults cut to the depth.
         decoder_pab_channels: Width of the PAB query/key projections.
         decoder_interpolation: Upsampling mode.
-        in_channels: Input channels.
-        classes: Output channels.
-        activation: Output activation.
-        aux_params: Classification head on the deepest map.
-        head_upsampling: Head upsampling; None = automatic.
-        input_padding: Pad inputs to a valid size and crop the output back.
         decoder_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
+        **kwargs: The shared encoder and head arguments, declared once in
+            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
+            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
+            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -174,47 +181,25 @@ class MAnet(DecoderModel):
         >>> model = MAnet("basic_cnn", encoder_depth=3, decoder_channels=(32, 16, 8))
     """
 
-    architecture_name = "manet"
     requires_divisible_input_shape = False
 
     def __init__(
         self,
         encoder_name: str = DEFAULT_ENCODER,
-        encoder_depth: int = 5,
-        encoder_weights: str | None = None,
-        encoder_output_stride: int | None = None,
-        encoder_indices: Any = None,
-        encoder_channels: Sequence[int] | None = None,
-        encoder_params: dict[str, Any] | None = None,
+        *,
         decoder_use_norm: Any = "batchnorm",
         decoder_channels: Sequence[int] | None = None,
         decoder_pab_channels: int = 64,
         decoder_interpolation: str = "nearest",
-        in_channels: int = 3,
-        classes: int = 1,
-        activation: ActivationSpec = None,
-        aux_params: dict[str, Any] | None = None,
-        head_upsampling: int | Sequence[int] | None = None,
-        input_padding: bool = False,
         decoder_use_batchnorm: Any = None,
+        **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
         decoder_use_norm = resolve_alias(
             decoder_use_norm, "batchnorm", decoder_use_batchnorm, "decoder_use_batchnorm", "decoder_use_norm"
         )
         check_positive("decoder_pab_channels", decoder_pab_channels)
-        encoder = self._build_encoder(
-            encoder_name=encoder_name,
-            encoder_depth=encoder_depth,
-            encoder_weights=encoder_weights,
-            encoder_output_stride=encoder_output_stride,
-            encoder_indices=encoder_indices,
-            encoder_channels=encoder_channels,
-            encoder_params=encoder_params,
-            in_channels=in_channels,
-            classes=classes,
-            input_padding=input_padding,
-        )
+        encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         channels = resolve_decoder_channels(decoder_channels, encoder.depth)
         self.decoder = MAnetDecoder(
@@ -225,13 +210,5 @@ class MAnet(DecoderModel):
             pab_channels=decoder_pab_channels,
             interpolation=resolve_mode(decoder_interpolation, dims),
         )
-        self._build_heads(
-            decoder_channels=channels[-1],
-            classes=classes,
-            activation=activation,
-            kernel_size=3,
-            aux_params=aux_params,
-            output_level=0,
-            head_upsampling=head_upsampling,
-        )
+        self.build_heads(channels[-1], kernel_size=3, output_level=0)
         self.initialize()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from seg_core.activations import ActivationSpec
+from seg_core.building import DEFAULT_ENCODER, check_positive, resolve_alias
 from seg_core.layers import adaptive_avg_pool, conv, max_pool
-from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, check_positive, resolve_alias
+from seg_core.model import SegmentationModel
+from seg_core.spec import ArchitectureSpec, Requirements, architecture
 from seg_decoders._blocks import SafeBatchNorm, resize, resolve_mode
-from seg_decoders.deeplabv3 import check_output_stride
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_core.building import ModelArgs
 
 __all__ = ["PAN", "PANDecoder"]
 
@@ -117,7 +122,18 @@ class PANDecoder(nn.Module):
         return out
 
 
-class PAN(DecoderModel):
+@architecture(
+    ArchitectureSpec(
+        "pan",
+        "Pyramid Attention Network",
+        paper="arXiv:1805.10180",
+        requires=Requirements(min_depth=3, nonzero_from=2, output_strides=(16, 32)),
+        encoder_defaults={"encoder_output_stride": 16},
+        smp_class="PAN",
+        smp_defaults={"upsampling": 4},
+    )
+)
+class PAN(SegmentationModel):
     """PAN: feature pyramid attention on the deepest map and global attention upsampling, 3x3 head.
 
     The FPA block pools the deepest map three times, so each input axis must be at
@@ -126,22 +142,14 @@ class PAN(DecoderModel):
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
-        encoder_depth: Number of encoder levels used (>= 3).
-        encoder_weights: Pretrained weights name or local file (None: random).
-        encoder_output_stride: 16 (default) or 32.
-        encoder_indices: Which backbone maps to use (adapter encoders).
-        encoder_channels: Project encoder maps to these widths (adapter encoders).
-        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
         decoder_channels: Width of the decoder.
         decoder_interpolation: Upsampling mode of the GAU blocks.
-        in_channels: Input channels.
-        classes: Output channels.
-        activation: Output activation.
         upsampling: smp's name for the head upsampling; None = automatic (smp: 4).
-        aux_params: Classification head on the deepest map.
-        head_upsampling: Head upsampling; None = automatic.
-        input_padding: Pad inputs to a valid size and crop the output back.
         upscale_mode: Deprecated alias of ``decoder_interpolation``.
+        **kwargs: The shared encoder and head arguments, declared once in
+            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
+            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
+            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -152,46 +160,22 @@ class PAN(DecoderModel):
         >>> model = PAN("basic_cnn", encoder_depth=3, decoder_channels=16)
     """
 
-    architecture_name = "pan"
-
     def __init__(
         self,
         encoder_name: str = DEFAULT_ENCODER,
-        encoder_depth: int = 5,
-        encoder_weights: str | None = None,
-        encoder_output_stride: int | None = 16,
-        encoder_indices: Any = None,
-        encoder_channels: Sequence[int] | None = None,
-        encoder_params: dict[str, Any] | None = None,
+        *,
         decoder_channels: int = 32,
         decoder_interpolation: str = "bilinear",
-        in_channels: int = 3,
-        classes: int = 1,
-        activation: ActivationSpec = None,
         upsampling: int | None = None,
-        aux_params: dict[str, Any] | None = None,
-        head_upsampling: int | Sequence[int] | None = None,
-        input_padding: bool = False,
         upscale_mode: str | None = None,
+        **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
         decoder_interpolation = resolve_alias(
             decoder_interpolation, "bilinear", upscale_mode, "upscale_mode", "decoder_interpolation"
         )
-        check_output_stride("PAN", encoder_output_stride, (16, 32))
         check_positive("decoder_channels", decoder_channels)
-        encoder = self._build_encoder(
-            encoder_name=encoder_name,
-            encoder_depth=encoder_depth,
-            encoder_weights=encoder_weights,
-            encoder_output_stride=encoder_output_stride,
-            encoder_indices=encoder_indices,
-            encoder_channels=encoder_channels,
-            encoder_params=encoder_params,
-            in_channels=in_channels,
-            classes=classes,
-            input_padding=input_padding,
-        )
+        encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         self.decoder = PANDecoder(
             encoder.out_channels,
@@ -199,16 +183,7 @@ class PAN(DecoderModel):
             spatial_dims=dims,
             interpolation=resolve_mode(decoder_interpolation, dims),
         )
-        self._build_heads(
-            decoder_channels=decoder_channels,
-            classes=classes,
-            activation=activation,
-            kernel_size=3,
-            aux_params=aux_params,
-            output_level=2,
-            head_upsampling=head_upsampling,
-            upsampling=upsampling,
-        )
+        self.build_heads(decoder_channels, kernel_size=3, output_level=2, upsampling=upsampling)
         self.initialize()
 
     @property

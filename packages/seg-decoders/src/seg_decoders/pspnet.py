@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from seg_core.activations import ActivationSpec
+from seg_core.building import DEFAULT_ENCODER, check_positive, check_probability, resolve_alias
 from seg_core.errors import ConfigError
 from seg_core.layers import adaptive_avg_pool, dropout
-from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, check_positive, check_probability, resolve_alias
+from seg_core.model import SegmentationModel
+from seg_core.spec import ArchitectureSpec, architecture
 from seg_decoders._blocks import ConvNormAct, resize, resolve_mode
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_core.building import ModelArgs
 
 __all__ = ["PSPDecoder", "PSPNet"]
 
@@ -75,7 +81,17 @@ class PSPDecoder(nn.Module):
         return self.dropout(self.conv(self.psp(features[-1])))
 
 
-class PSPNet(DecoderModel):
+@architecture(
+    ArchitectureSpec(
+        "pspnet",
+        "Pyramid Scene Parsing Network",
+        paper="arXiv:1612.01105",
+        encoder_defaults={"encoder_depth": 3},
+        smp_class="PSPNet",
+        smp_defaults={"upsampling": 8},
+    )
+)
+class PSPNet(SegmentationModel):
     """PSPNet: pyramid pooling on the deepest encoder map and a 3x3 head.
 
     The head upsamples by the encoder's actual reduction (smp: a fixed 8, right only at depth 3),
@@ -83,23 +99,15 @@ class PSPNet(DecoderModel):
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
-        encoder_depth: Number of encoder levels used (default 3, like smp).
-        encoder_weights: Pretrained weights name or local file (None: random).
-        encoder_output_stride: Dilate the encoder to 8 or 16 (None: no dilation).
-        encoder_indices: Which backbone maps to use (adapter encoders).
-        encoder_channels: Project encoder maps to these widths (adapter encoders).
-        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
         psp_out_channels: Width after the pyramid pooling module.
         decoder_use_norm: Norm of the PSP convolutions (the 1-bin branch has none).
         psp_dropout: Channel dropout before the head.
-        in_channels: Input channels.
-        classes: Output channels.
-        activation: Output activation.
         upsampling: smp's name for the head upsampling; None = automatic (smp: 8).
-        aux_params: Classification head on the deepest map (built when not None; smp: when truthy).
-        head_upsampling: Head upsampling; None = automatic.
-        input_padding: Pad inputs to a valid size and crop the output back.
         psp_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
+        **kwargs: The shared encoder and head arguments, declared once in
+            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
+            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
+            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -110,28 +118,16 @@ class PSPNet(DecoderModel):
         >>> model = PSPNet("basic_cnn", encoder_depth=4, psp_out_channels=64)
     """
 
-    architecture_name = "pspnet"
-
     def __init__(
         self,
         encoder_name: str = DEFAULT_ENCODER,
-        encoder_depth: int = 3,
-        encoder_weights: str | None = None,
-        encoder_output_stride: int | None = None,
-        encoder_indices: Any = None,
-        encoder_channels: Sequence[int] | None = None,
-        encoder_params: dict[str, Any] | None = None,
+        *,
         psp_out_channels: int = 512,
         decoder_use_norm: Any = "batchnorm",
         psp_dropout: float = 0.2,
-        in_channels: int = 3,
-        classes: int = 1,
-        activation: ActivationSpec = None,
         upsampling: int | None = None,
-        aux_params: dict[str, Any] | None = None,
-        head_upsampling: int | Sequence[int] | None = None,
-        input_padding: bool = False,
         psp_use_batchnorm: Any = None,
+        **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
         decoder_use_norm = resolve_alias(
@@ -139,18 +135,7 @@ class PSPNet(DecoderModel):
         )
         check_positive("psp_out_channels", psp_out_channels)
         check_probability("psp_dropout", psp_dropout)
-        encoder = self._build_encoder(
-            encoder_name=encoder_name,
-            encoder_depth=encoder_depth,
-            encoder_weights=encoder_weights,
-            encoder_output_stride=encoder_output_stride,
-            encoder_indices=encoder_indices,
-            encoder_channels=encoder_channels,
-            encoder_params=encoder_params,
-            in_channels=in_channels,
-            classes=classes,
-            input_padding=input_padding,
-        )
+        encoder = self.build_encoder(encoder_name, kwargs)
         deepest = encoder.out_channels[-1]
         if deepest < len(BINS):
             raise ConfigError(
@@ -165,14 +150,5 @@ class PSPNet(DecoderModel):
             out_channels=psp_out_channels,
             dropout_p=float(psp_dropout),
         )
-        self._build_heads(
-            decoder_channels=psp_out_channels,
-            classes=classes,
-            activation=activation,
-            kernel_size=3,
-            aux_params=aux_params,
-            output_level=encoder.depth,
-            head_upsampling=head_upsampling,
-            upsampling=upsampling,
-        )
+        self.build_heads(psp_out_channels, kernel_size=3, output_level=encoder.depth, upsampling=upsampling)
         self.initialize()

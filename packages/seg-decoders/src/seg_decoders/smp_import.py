@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seg_core.errors import CheckpointError, ConfigError
-from seg_decoders.compatibility import CLASS_NAMES
+from seg_core.spec import load_catalog
 
 if TYPE_CHECKING:
     import torch
@@ -36,8 +36,14 @@ if TYPE_CHECKING:
 
 __all__ = ["SMP_NATIVE_ENCODERS", "from_smp", "smp_encoder_to_seg"]
 
-#: smp class name (lower case) -> seg-decoders class name (the same names)
-_ARCHITECTURES = CLASS_NAMES
+#: The architectures' declarations (registry name -> registry info), from the generated catalog.
+_CATALOG = load_catalog("seg_decoders")
+#: smp class name (lower case) -> seg-decoders class name, for architectures that declare an smp class
+_ARCHITECTURES = {str(e["smp_class"]).lower(): e["class_name"] for e in _CATALOG.values() if e["smp_class"]}
+#: smp's defaults where seg's differ (seg fixes smp's output sizes with upsampling=None), by smp class (lower case)
+_SMP_DEFAULTS: dict[str, dict[str, Any]] = {
+    str(e["smp_class"]).lower(): dict(e["smp_defaults"]) for e in _CATALOG.values() if e["smp_class"]
+}
 
 #: smp native encoder name -> (timm model, extra timm arguments giving the same network)
 SMP_NATIVE_ENCODERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -54,16 +60,6 @@ SMP_NATIVE_ENCODERS: dict[str, tuple[str, dict[str, Any]]] = {
     "resnext101_32x48d": ("resnext101_32x8d", {"base_width": 48}),
 }
 
-#: smp's defaults where seg's differ (seg fixes smp's output sizes with upsampling=None).
-_SMP_DEFAULTS: dict[str, dict[str, Any]] = {
-    "unet": {"decoder_channels": (256, 128, 64, 32, 16)},
-    "unetplusplus": {"decoder_channels": (256, 128, 64, 32, 16)},
-    "manet": {"decoder_channels": (256, 128, 64, 32, 16)},
-    "fpn": {"upsampling": 4},
-    "pspnet": {"upsampling": 8},
-    "pan": {"upsampling": 4},
-    "deeplabv3plus": {"upsampling": 4},
-}
 
 #: smp's deprecated argument names -> the names both libraries use now
 _ALIASES: dict[str, str] = {
@@ -158,7 +154,9 @@ def _normalise_norm(value: Any, name: str) -> Any:
 def _seg_arguments(arch: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     """Turn smp constructor arguments into seg ones; returns them and whether the encoder is native."""
     cls = _model_class(arch)
-    accepted = set(inspect.signature(cls).parameters)
+    from seg_core.building import MODEL_DEFAULTS
+
+    accepted = (set(inspect.signature(cls).parameters) - {"kwargs"}) | set(MODEL_DEFAULTS)
     args: dict[str, Any] = dict(_SMP_DEFAULTS.get(arch, {}))
     extra: dict[str, Any] = {}
     for key, value in config.items():
@@ -207,8 +205,8 @@ def _seg_arguments(arch: str, config: Mapping[str, Any]) -> tuple[dict[str, Any]
     for key in ("decoder_channels", "decoder_atrous_rates"):
         if isinstance(args.get(key), list):
             args[key] = tuple(args[key])
-    if arch == "deeplabv3plus" and args.get("encoder_output_stride") is None:
-        args["encoder_output_stride"] = 16
+    if args.get("encoder_output_stride") is None:  # not given: the architecture's declared default applies
+        args.pop("encoder_output_stride", None)
     return args, native
 
 
@@ -417,9 +415,8 @@ def from_smp(
     _require_timm_encoders()
     model: SegmentationModel = _model_class(key)(**args)
     if native:
-        _match_smp_dilation(model.encoder, args.get("encoder_output_stride"))
-    if key == "manet":
-        _use_smp_pab_layout(model)
+        _match_smp_dilation(model.encoder, model.config["encoder_output_stride"])
+    _use_smp_pab_layout(model)  # a no-op unless the model has MAnet's position attention block
     converted, _dropped = _convert_state(state, model.state_dict(), native)
     _check_and_load(model, converted, where)
     return model.eval()

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from seg_core.activations import ActivationSpec
-from seg_decoders._base import DEFAULT_ENCODER, DecoderModel, resolve_alias
+from seg_core.building import DEFAULT_ENCODER, resolve_alias
+from seg_core.model import SegmentationModel
+from seg_core.spec import ArchitectureSpec, architecture
 from seg_decoders._blocks import Attention, ConvNormAct, check_attention, resize, resolve_mode
 from seg_decoders._unet_blocks import block_channels, resolve_decoder_channels
 from seg_decoders.unet import UnetCenterBlock
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_core.building import ModelArgs
 
 __all__ = ["UnetPlusPlus", "UnetPlusPlusDecoder"]
 
@@ -118,7 +124,17 @@ class UnetPlusPlusDecoder(nn.Module):
         return self.blocks[f"x_0_{self.depth}"](last, sizes[self.depth])
 
 
-class UnetPlusPlus(DecoderModel):
+@architecture(
+    ArchitectureSpec(
+        "unetplusplus",
+        "UNet++: nested dense skip pathways",
+        paper="arXiv:1807.10165",
+        aliases=("unet++",),
+        smp_class="UnetPlusPlus",
+        smp_defaults={"decoder_channels": (256, 128, 64, 32, 16)},
+    )
+)
+class UnetPlusPlus(SegmentationModel):
     """UNet++: U-Net with nested, densely connected skip pathways and a 3x3 head.
 
     Any input size works (every node resizes to its level's size). Levels with
@@ -126,24 +142,16 @@ class UnetPlusPlus(DecoderModel):
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
-        encoder_depth: Number of encoder levels used.
-        encoder_weights: Pretrained weights name or local file (None: random).
-        encoder_output_stride: Dilate the encoder to 8 or 16 (None: no dilation).
-        encoder_indices: Which backbone maps to use (adapter encoders).
-        encoder_channels: Project encoder maps to these widths (adapter encoders).
-        encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``).
         decoder_use_norm: Norm of the blocks (``"batchnorm"``, ``"groupnorm"``, ...).
         decoder_channels: Width of each column-0 node, deepest first; None = smp's
             ``(256, 128, 64, 32, 16)`` cut to ``encoder_depth``.
         decoder_attention_type: None or ``"scse"``.
         decoder_interpolation: Upsampling mode.
-        in_channels: Input channels.
-        classes: Output channels.
-        activation: Output activation.
-        aux_params: Classification head on the deepest map.
-        head_upsampling: Head upsampling; None = automatic.
-        input_padding: Pad inputs to a valid size and crop the output back.
         decoder_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
+        **kwargs: The shared encoder and head arguments, declared once in
+            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
+            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
+            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -154,46 +162,24 @@ class UnetPlusPlus(DecoderModel):
         >>> model = UnetPlusPlus("basic_cnn", encoder_depth=3, decoder_channels=(32, 16, 8))
     """
 
-    architecture_name = "unetplusplus"
     requires_divisible_input_shape = False
 
     def __init__(
         self,
         encoder_name: str = DEFAULT_ENCODER,
-        encoder_depth: int = 5,
-        encoder_weights: str | None = None,
-        encoder_output_stride: int | None = None,
-        encoder_indices: Any = None,
-        encoder_channels: Sequence[int] | None = None,
-        encoder_params: dict[str, Any] | None = None,
+        *,
         decoder_use_norm: Any = "batchnorm",
         decoder_channels: Sequence[int] | None = None,
         decoder_attention_type: str | None = None,
         decoder_interpolation: str = "nearest",
-        in_channels: int = 3,
-        classes: int = 1,
-        activation: ActivationSpec = None,
-        aux_params: dict[str, Any] | None = None,
-        head_upsampling: int | Sequence[int] | None = None,
-        input_padding: bool = False,
         decoder_use_batchnorm: Any = None,
+        **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
         decoder_use_norm = resolve_alias(
             decoder_use_norm, "batchnorm", decoder_use_batchnorm, "decoder_use_batchnorm", "decoder_use_norm"
         )
-        encoder = self._build_encoder(
-            encoder_name=encoder_name,
-            encoder_depth=encoder_depth,
-            encoder_weights=encoder_weights,
-            encoder_output_stride=encoder_output_stride,
-            encoder_indices=encoder_indices,
-            encoder_channels=encoder_channels,
-            encoder_params=encoder_params,
-            in_channels=in_channels,
-            classes=classes,
-            input_padding=input_padding,
-        )
+        encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         channels = resolve_decoder_channels(decoder_channels, encoder.depth)
         _, skips = block_channels(encoder.out_channels, channels)
@@ -208,13 +194,5 @@ class UnetPlusPlus(DecoderModel):
             interpolation=resolve_mode(decoder_interpolation, dims),
             center=encoder_name.startswith("vgg"),
         )
-        self._build_heads(
-            decoder_channels=channels[-1],
-            classes=classes,
-            activation=activation,
-            kernel_size=3,
-            aux_params=aux_params,
-            output_level=0,
-            head_upsampling=head_upsampling,
-        )
+        self.build_heads(channels[-1], kernel_size=3, output_level=0)
         self.initialize()

@@ -19,9 +19,9 @@ from seg_core.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
-    "list_encoders": "seg_encoders_timm.api",
-    "encoder_metadata": "seg_encoders_timm.api",
-    "get_preprocessing_params": "seg_encoders_timm.api",
+    "list_encoders": "seg_encoders_timm.catalog",
+    "encoder_metadata": "seg_encoders_timm.catalog",
+    "get_preprocessing_params": "seg_encoders_timm.catalog",
     "TimmEncoderProvider": "seg_encoders_timm._provider",
     "create_timm_encoder": "seg_encoders_timm.factory",
     "TimmUniversalEncoder": "seg_encoders_timm.universal",
@@ -36,7 +36,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:
     from seg_encoders_timm._provider import TimmEncoderProvider
-    from seg_encoders_timm.api import encoder_metadata, get_preprocessing_params, list_encoders
+    from seg_encoders_timm.catalog import encoder_metadata, get_preprocessing_params, list_encoders
     from seg_encoders_timm.factory import create_timm_encoder
     from seg_encoders_timm.universal import TimmUniversalEncoder
     from seg_encoders_timm.vit import TimmViTEncoder

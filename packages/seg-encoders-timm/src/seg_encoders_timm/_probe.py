@@ -1,17 +1,169 @@
-"""Decide how a timm model becomes an encoder by building it on the ``meta`` device (no weights, no memory)."""
+"""Decide how a timm model becomes an encoder by building it on the ``meta`` device (no weights, no memory).
+
+A probe's result is a :class:`Probe`; :data:`PROBE_FORMAT` versions its layout. Both live
+here, next to :func:`probe_model` that fills them, so that whoever changes what a probe
+holds sees the version to bump. Importing this module is cheap: torch and timm load only
+when a model is probed, so the disk cache can read and write probes without them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import timm
-import torch
+__all__ = ["KIND_FEATURES", "KIND_UNSUPPORTED", "KIND_VIT", "PROBE_FORMAT", "Probe", "probe_model"]
 
-__all__ = ["KIND_FEATURES", "KIND_UNSUPPORTED", "KIND_VIT", "probe_model"]
+#: Version of the probe layout: the fields of :class:`Probe`, their JSON form and how
+#: :func:`probe_model` computes them. The disk cache records it and ignores a file of
+#: another version, so bump it with any such change (tests pin the fields to it).
+PROBE_FORMAT = 1
 
 KIND_FEATURES = "features"
 KIND_VIT = "vit"
 KIND_UNSUPPORTED = "unsupported"
+
+# The fields each kind uses, in JSON order; fields left at None are omitted from the JSON.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    KIND_FEATURES: ("channels", "reductions", "modules", "out_indices", "feature_format", "size_mismatch", "dilation"),
+    KIND_VIT: ("blocks", "patch_size", "width", "num_prefix_tokens", "intermediates", "features"),
+    KIND_UNSUPPORTED: ("reason",),
+}
+
+
+def _ints(value: Any) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"expected a list of ints, got {value!r}")
+    return tuple(int(v) for v in value)
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise TypeError(f"expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a bool, got {value!r}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an int, got {value!r}")
+    return value
+
+
+_PARSE: dict[str, Callable[[Any], Any]] = {
+    "channels": _ints,
+    "reductions": _ints,
+    "modules": _strs,
+    "out_indices": _ints,
+    "feature_format": _str,
+    "size_mismatch": _str,
+    "dilation": _bool,
+    "blocks": _int,
+    "patch_size": _ints,
+    "width": _int,
+    "num_prefix_tokens": _int,
+    "intermediates": _str,
+    "features": lambda value: Probe.from_dict(value),
+    "reason": _str,
+}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How a timm model becomes an encoder, as :func:`probe_model` found it.
+
+    Which fields are filled depends on ``kind``; the others keep their defaults.
+
+    Attributes:
+        kind: ``"features"`` (a ``features_only`` pyramid), ``"vit"`` (a plain
+            transformer with block intermediates) or ``"unsupported"``.
+        channels: Features: channels of each ``features_only`` map.
+        reductions: Features: reduction (stride) of each map.
+        modules: Features: the timm module producing each map.
+        out_indices: Features: timm's ``out_indices`` of each map.
+        feature_format: Features: ``"NCHW"`` or ``"NHWC"`` (channels-last maps, Swin-like).
+        size_mismatch: Features: how the maps miss ``ceil(size / reduction)``, None if they do not.
+        dilation: Features: whether timm builds ``output_stride=16`` (None for single-stride maps).
+        blocks: ViT: number of transformer blocks.
+        patch_size: ViT: patch height and width.
+        width: ViT: token width.
+        num_prefix_tokens: ViT: class and register tokens.
+        intermediates: ViT: ``"forward_intermediates"`` or ``"get_intermediate_layers"``.
+        features: ViT: the model's ``features_only`` pyramid, when timm offers one.
+        reason: Unsupported: why.
+    """
+
+    kind: str
+    channels: tuple[int, ...] = ()
+    reductions: tuple[int, ...] = ()
+    modules: tuple[str, ...] = ()
+    out_indices: tuple[int, ...] = ()
+    feature_format: str = "NCHW"
+    size_mismatch: str | None = None
+    dilation: bool | None = None
+    blocks: int = 0
+    patch_size: tuple[int, ...] = ()
+    width: int = 0
+    num_prefix_tokens: int = 0
+    intermediates: str = "forward_intermediates"
+    features: Probe | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in _FIELDS:
+            raise ValueError(f"probe kind must be one of {tuple(_FIELDS)}, got {self.kind!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``kind`` and the fields of that kind (lists for tuples, None fields left out)."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for name in _FIELDS[self.kind]:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = (
+                    value.to_dict() if isinstance(value, Probe) else list(value) if isinstance(value, tuple) else value
+                )
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Probe:
+        """Read the JSON form written by :meth:`to_dict`.
+
+        Args:
+            data: ``kind`` and fields of that kind; missing fields take their defaults.
+
+        Returns:
+            The :class:`Probe`.
+
+        Raises:
+            ValueError: Unknown kind or field (a probe of another layout).
+            TypeError: A field of the wrong type.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"a probe must be a mapping, got {type(data).__name__}")
+        kind = data.get("kind")
+        if kind not in _FIELDS:
+            raise ValueError(f"probe kind must be one of {tuple(_FIELDS)}, got {kind!r}")
+        unknown = sorted(set(data) - {"kind", *_FIELDS[kind]})
+        if unknown:
+            raise ValueError(f"a {kind!r} probe has no fields {unknown}")
+        values = {name: _PARSE[name](data[name]) for name in _FIELDS[kind] if data.get(name) is not None}
+        return cls(kind, **values)
+
+    @classmethod
+    def of(cls, value: Probe | Mapping[str, Any]) -> Probe:
+        """``value`` itself, or the :class:`Probe` its JSON form describes."""
+        return value if isinstance(value, Probe) else cls.from_dict(value)
 
 
 def _short(exc: BaseException) -> str:
@@ -19,8 +171,8 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}"
 
 
-def _vit_info(model: Any) -> dict[str, Any] | None:
-    """Return ViT facts (blocks, patch size, width...) for a plain transformer, else None."""
+def _vit_probe(model: Any, features: Probe | None) -> Probe | None:
+    """The ViT facts (blocks, patch size, width...) of a plain transformer, else None."""
     has_fi = callable(getattr(model, "forward_intermediates", None))
     has_gil = callable(getattr(model, "get_intermediate_layers", None))
     patch_embed = getattr(model, "patch_embed", None)
@@ -30,18 +182,21 @@ def _vit_info(model: Any) -> dict[str, Any] | None:
     patch = getattr(patch_embed, "patch_size", None)
     if patch is None:
         return None
-    patch_hw = (int(patch), int(patch)) if isinstance(patch, int) else (int(patch[0]), int(patch[-1]))
-    return {
-        "blocks": len(blocks),
-        "patch_size": list(patch_hw),
-        "width": int(getattr(model, "num_features", getattr(model, "embed_dim", 0))),
-        "num_prefix_tokens": int(getattr(model, "num_prefix_tokens", 0) or 0),
-        "intermediates": "forward_intermediates" if has_fi else "get_intermediate_layers",
-    }
+    return Probe(
+        KIND_VIT,
+        blocks=len(blocks),
+        patch_size=(int(patch), int(patch)) if isinstance(patch, int) else (int(patch[0]), int(patch[-1])),
+        width=int(getattr(model, "num_features", getattr(model, "embed_dim", 0))),
+        num_prefix_tokens=int(getattr(model, "num_prefix_tokens", 0) or 0),
+        intermediates="forward_intermediates" if has_fi else "get_intermediate_layers",
+        features=features,
+    )
 
 
-def _size_mismatch(model: Any, reductions: list[int], fmt: str) -> str | None:
+def _size_mismatch(model: Any, reductions: tuple[int, ...], fmt: str) -> str | None:
     """Run the meta model once; describe maps whose real size is not ``ceil(size / reduction)``."""
+    import torch
+
     cfg = getattr(model, "pretrained_cfg", {}) or {}
     size = int(cfg.get("input_size", (3, 224, 224))[-1]) if cfg.get("fixed_input_size") else 256
     try:
@@ -62,6 +217,9 @@ def _size_mismatch(model: Any, reductions: list[int], fmt: str) -> str | None:
 
 def _dilates(name: str, kwargs: dict[str, Any]) -> bool:
     """Whether timm builds ``name`` with ``output_stride=16`` and really stops at stride 16."""
+    import timm
+    import torch
+
     try:
         with torch.device("meta"):
             net: Any = timm.create_model(name, pretrained=False, features_only=True, output_stride=16, **kwargs)
@@ -70,7 +228,30 @@ def _dilates(name: str, kwargs: dict[str, Any]) -> bool:
         return False
 
 
-def probe_model(name: str, **timm_kwargs: Any) -> dict[str, Any]:
+def _features_probe(name: str, kwargs: dict[str, Any]) -> Probe:
+    """The ``features_only`` pyramid of ``name`` (raises what timm raises when it has none)."""
+    import timm
+    import torch
+
+    with torch.device("meta"):
+        model: Any = timm.create_model(name, pretrained=False, features_only=True, **kwargs)
+    info = model.feature_info
+    fmt = getattr(model, "output_fmt", "NCHW")
+    fmt = "NHWC" if str(getattr(fmt, "value", fmt)).upper() == "NHWC" else "NCHW"
+    reductions = tuple(int(r) for r in info.reduction())
+    return Probe(
+        KIND_FEATURES,
+        channels=tuple(int(c) for c in info.channels()),
+        reductions=reductions,
+        modules=tuple(str(m) for m in info.module_name()),
+        out_indices=tuple(int(i) for i in info.out_indices),
+        feature_format=fmt,
+        size_mismatch=_size_mismatch(model, reductions, fmt),
+        dilation=max(reductions) >= 32 and _dilates(name, kwargs) if len(set(reductions)) > 1 else None,
+    )
+
+
+def probe_model(name: str, **timm_kwargs: Any) -> Probe:
     """Build ``name`` on the meta device and describe how seg can use it.
 
     Args:
@@ -78,49 +259,31 @@ def probe_model(name: str, **timm_kwargs: Any) -> dict[str, Any]:
         **timm_kwargs: Extra ``timm.create_model`` arguments (``img_size``...).
 
     Returns:
-        A JSON-able dict with ``kind`` (``"features"``, ``"vit"`` or ``"unsupported"``),
-        and for features: ``channels``, ``reductions``, ``modules``, ``out_indices``,
-        ``feature_format``; for ViTs: ``blocks``, ``patch_size``, ``width``,
-        ``num_prefix_tokens``; for unsupported: ``reason``.
+        A :class:`Probe` of kind ``"features"`` (a pyramid of distinct strides), ``"vit"``
+        (a plain transformer; with its ``features_only`` maps, if any, in ``features``)
+        or ``"unsupported"`` (with the ``reason``).
     """
+    import timm
+    import torch
+
     kwargs = {k: v for k, v in timm_kwargs.items() if k not in ("pretrained", "features_only")}
     features_error: str | None = None
-    result: dict[str, Any] | None = None
+    features: Probe | None = None
     try:
-        with torch.device("meta"):
-            model: Any = timm.create_model(name, pretrained=False, features_only=True, **kwargs)
-        info = model.feature_info
-        fmt = getattr(model, "output_fmt", "NCHW")
-        result = {
-            "kind": KIND_FEATURES,
-            "channels": [int(c) for c in info.channels()],
-            "reductions": [int(r) for r in info.reduction()],
-            "modules": [str(m) for m in info.module_name()],
-            "out_indices": [int(i) for i in info.out_indices],
-            "feature_format": "NHWC" if str(getattr(fmt, "value", fmt)).upper() == "NHWC" else "NCHW",
-        }
+        features = _features_probe(name, kwargs)
     except Exception as exc:
         features_error = _short(exc)
-    if result is not None:
-        mismatch = _size_mismatch(model, result["reductions"], result["feature_format"])
-        if mismatch:
-            result["size_mismatch"] = mismatch
-    if result is not None and len(set(result["reductions"])) > 1:
-        result["dilation"] = max(result["reductions"]) >= 32 and _dilates(name, kwargs)
-    equal = result is not None and len(set(result["reductions"])) == 1
-    if result is None or equal:
-        try:
-            with torch.device("meta"):
-                full = timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
-            vit = _vit_info(full)
-        except Exception as exc:
-            vit = None
-            features_error = features_error or _short(exc)
-        if vit is not None:
-            vit = {"kind": KIND_VIT, **vit}
-            if result is not None:
-                vit["features"] = result
-            return vit
-    if result is not None:
-        return result
-    return {"kind": KIND_UNSUPPORTED, "reason": f"features_only=True fails ({features_error}) and no ViT intermediates"}
+    if features is not None and len(set(features.reductions)) != 1:  # a pyramid, not a ViT's equal strides
+        return features
+    try:
+        with torch.device("meta"):
+            full = timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
+        vit = _vit_probe(full, features)
+    except Exception as exc:
+        vit = None
+        features_error = features_error or _short(exc)
+    if vit is not None:
+        return vit
+    if features is not None:
+        return features
+    return Probe(KIND_UNSUPPORTED, reason=f"features_only=True fails ({features_error}) and no ViT intermediates")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seg_encoders_timm._names import parse_name
+from seg_encoders_timm._probe import KIND_FEATURES, Probe
 
 __all__ = ["TimmEncoderProvider"]
 
@@ -19,15 +20,19 @@ class TimmEncoderProvider:
 
     name = "timm"
 
+    #: Small, representative names (a tiny CNN, a tiny ViT) that build in a moment on CPU with
+    #: random weights; the registry-wide conformance test runs ``check_encoder`` on them.
+    examples: tuple[str, ...] = ("tu-test_resnet", "test_vit")
+
     def names(self, pattern: str | None = None) -> list[str]:
         """Return timm model names matching the fnmatch ``pattern`` (all if None)."""
-        from seg_encoders_timm.support import match
+        from seg_encoders_timm.catalog import match
 
         return match(pattern)
 
     def has(self, name: str) -> bool:
         """Return True if ``name`` (without ``tu-``/tag) is a timm model."""
-        from seg_encoders_timm.support import known_names
+        from seg_encoders_timm.catalog import known_names
 
         if not isinstance(name, str) or not name.strip():
             return False
@@ -41,7 +46,7 @@ class TimmEncoderProvider:
 
     def info(self, name: str) -> dict[str, Any]:
         """Return what is known without building: family, timm name, tag and any cached probe."""
-        from seg_encoders_timm.support import shared_cache
+        from seg_encoders_timm.catalog import shared_cache
 
         parsed = parse_name(name)
         out: dict[str, Any] = {
@@ -53,7 +58,7 @@ class TimmEncoderProvider:
         }
         probe = shared_cache().probe(parsed.base)
         if probe is not None:
-            out["support"] = probe.get("kind")
+            out["support"] = probe.kind
             out.update(_pyramid_info(probe))  # used by list_encoders(compatible_with=...)
         return out
 
@@ -61,7 +66,7 @@ class TimmEncoderProvider:
 _DEFAULT_DEPTH = 5
 
 
-def _pyramid_info(probe: dict[str, Any] | None, in_channels: int = 3) -> dict[str, Any]:
+def _pyramid_info(probe: Probe | None, in_channels: int = 3) -> dict[str, Any]:
     """The default-depth pyramid a cached probe implies, as registry info keys.
 
     Returns ``{"out_channels": (...), "reductions": (...)}`` (index 0 is the input) for
@@ -69,10 +74,9 @@ def _pyramid_info(probe: dict[str, Any] | None, in_channels: int = 3) -> dict[st
     level is inserted, as the encoder does), and ``{}`` when the probe is missing or
     the layout needs the adapter's judgement (ViTs, other stride patterns).
     """
-    if not probe or probe.get("kind") != "features":
+    if probe is None or probe.kind != KIND_FEATURES:
         return {}
-    channels = [int(c) for c in probe.get("channels", [])]
-    reductions = [int(r) for r in probe.get("reductions", [])]
+    channels, reductions = list(probe.channels), list(probe.reductions)
     if not channels or len(channels) != len(reductions):
         return {}
     if reductions[0] == 4:

@@ -11,7 +11,7 @@ from seg_core.errors import ConfigError, IncompatibleEncoderError, SegError
 from seg_encoders_timm._names import parse_name
 from seg_encoders_timm._probe import KIND_FEATURES, KIND_UNSUPPORTED, KIND_VIT
 from seg_encoders_timm._weights import check_tag, fetch_error, resolve_weights
-from seg_encoders_timm.support import get_probe
+from seg_encoders_timm.catalog import get_probe
 
 __all__ = ["ADAPTERS", "create_timm_encoder"]
 
@@ -60,7 +60,8 @@ def create_timm_encoder(
             a timm tag, or a local ``.safetensors``/``.pth``/``.bin`` file (loaded offline).
         output_stride: 8 or 16 to dilate (models that support it), None/32 otherwise.
         indices: ``"first"``, ``"last"`` or explicit positions (feature maps, or ViT blocks).
-        channels: Output channels per selected map (1x1 projections where they differ).
+        channels: Output channels per selected map, or per pyramid level with 0 at zero-channel
+            levels (1x1 projections where they differ; both adapters).
         adapter: ``"auto"``, ``"features"`` (features_only pyramid) or ``"vit"`` (ViT taps).
         scale_factors: ViT adapter only: resize factor per tap (default from the patch size).
         norm: ViT adapter only: apply the final norm to tapped blocks.
@@ -95,10 +96,10 @@ def create_timm_encoder(
     if plan.pretrained and plan.file is None:
         check_tag(plan)
     probe = get_probe(parsed.base, **timm_kwargs)
-    kind = probe["kind"]
+    kind = probe.kind
     if adapter == "features":
-        if kind == KIND_VIT and "features" in probe:
-            probe, kind = probe["features"], KIND_FEATURES
+        if kind == KIND_VIT and probe.features is not None:
+            probe, kind = probe.features, KIND_FEATURES
         elif kind != KIND_FEATURES:
             raise IncompatibleEncoderError(f"timm model {parsed.base!r} cannot be built with features_only=True")
     elif adapter == "vit" and kind != KIND_VIT:
@@ -108,46 +109,33 @@ def create_timm_encoder(
         )
     if kind == KIND_UNSUPPORTED and timm_kwargs:
         raise ConfigError(
-            f"timm model {parsed.base!r} cannot be built with the timm arguments {sorted(timm_kwargs)}: "
-            f"{probe.get('reason')}"
+            f"timm model {parsed.base!r} cannot be built with the timm arguments {sorted(timm_kwargs)}: {probe.reason}"
         )
     if kind == KIND_UNSUPPORTED:
         raise IncompatibleEncoderError(
-            f"timm model {parsed.base!r} cannot be used as a seg encoder: {probe.get('reason')}. "
+            f"timm model {parsed.base!r} cannot be used as a seg encoder: {probe.reason}. "
             "Pick another one with seg_encoders_timm.list_encoders()"
         )
     if kind != KIND_VIT and (scale_factors is not None or norm is not True):
         raise ConfigError(
             f"scale_factors/norm apply to plain transformers only; {parsed.base!r} has a CNN-like pyramid"
         )
-    create_kwargs = {**plan.kwargs, **timm_kwargs}
+    common: dict[str, Any] = {
+        "in_channels": in_channels,
+        "depth": depth,
+        "indices": indices,
+        "channels": channels,
+        "output_stride": output_stride,
+        "create_kwargs": {**plan.kwargs, **timm_kwargs},
+    }
     try:
         if kind == KIND_VIT:
             from seg_encoders_timm.vit import TimmViTEncoder
 
-            return TimmViTEncoder(
-                plan.model_name,
-                info=probe,
-                in_channels=in_channels,
-                depth=depth,
-                indices=indices,
-                scale_factors=scale_factors,
-                norm=norm,
-                output_stride=output_stride,
-                create_kwargs=create_kwargs,
-            )
+            return TimmViTEncoder(plan.model_name, info=probe, scale_factors=scale_factors, norm=norm, **common)
         from seg_encoders_timm.universal import TimmUniversalEncoder
 
-        return TimmUniversalEncoder(
-            plan.model_name,
-            probe=probe,
-            in_channels=in_channels,
-            depth=depth,
-            indices=indices,
-            channels=channels,
-            output_stride=output_stride,
-            create_kwargs=create_kwargs,
-        )
+        return TimmUniversalEncoder(plan.model_name, probe=probe, **common)
     except (SegError, TypeError, KeyboardInterrupt):
         raise
     except Exception as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -11,6 +11,7 @@ from torch import nn
 
 from seg_core.errors import ConfigError
 from seg_core.pyramid import FeaturePyramidAdapter, IndicesSpec, plan_pyramid
+from seg_encoders_timm._probe import Probe
 from seg_encoders_timm._weights import check_file_matches
 
 __all__ = ["TimmUniversalEncoder"]
@@ -81,7 +82,8 @@ class TimmUniversalEncoder(FeaturePyramidAdapter):
 
     Args:
         model_name: timm name given to ``timm.create_model`` (with its tag).
-        probe: The probe result of the model (channels, reductions, modules, out_indices).
+        probe: The model's ``features_only`` probe (channels, reductions, modules, out_indices),
+            or its JSON form.
         in_channels: Input channels (timm adapts pretrained stems).
         depth: Requested depth (adjusted to the deepest selected reduction).
         indices: ``"first"``, ``"last"`` or positions in the model's feature list.
@@ -97,7 +99,7 @@ class TimmUniversalEncoder(FeaturePyramidAdapter):
         self,
         model_name: str,
         *,
-        probe: dict[str, Any],
+        probe: Probe | Mapping[str, Any],
         in_channels: int = 3,
         depth: int = 5,
         indices: IndicesSpec = None,
@@ -107,7 +109,8 @@ class TimmUniversalEncoder(FeaturePyramidAdapter):
     ) -> None:
         import timm
 
-        reductions = [int(r) for r in probe["reductions"]]
+        probe = Probe.of(probe)
+        reductions = list(probe.reductions)
         planned, selected, _ = plan_pyramid(reductions, depth, indices)
         shallowest = min((r for r in reductions if r > 1), default=1)
         if shallowest > 2**depth and (indices is None or isinstance(indices, str)):
@@ -115,7 +118,7 @@ class TimmUniversalEncoder(FeaturePyramidAdapter):
                 f"timm model {model_name!r} has no map below reduction {shallowest}, so encoder_depth={depth} "
                 f"cannot be honoured: use encoder_depth >= {planned}"
             )
-        out_indices = [int(probe["out_indices"][p]) for p in selected]
+        out_indices = [probe.out_indices[p] for p in selected]
         kwargs = dict(create_kwargs or {})
         dilate = output_stride is not None and output_stride < 32
         if dilate:
@@ -148,12 +151,12 @@ class TimmUniversalEncoder(FeaturePyramidAdapter):
                 f"timm model {model_name!r} ignores encoder_output_stride={output_stride}: its maps have "
                 f"reductions {built}; use encoder_output_stride=None"
             )
-        fmt = probe.get("feature_format", "NCHW")
+        fmt = probe.feature_format
         super().__init__(
             _SelectedFeatures(model, selected, len(reductions), built, fmt == "NHWC"),
-            channels=[int(c) for c in probe["channels"]],
+            channels=list(probe.channels),
             reductions=reductions,
-            module_names=list(probe["modules"]),
+            module_names=list(probe.modules),
             in_channels=in_channels,
             depth=depth,
             indices=selected,
@@ -161,14 +164,14 @@ class TimmUniversalEncoder(FeaturePyramidAdapter):
             feature_format=fmt,
         )
         self.timm_name = model_name
-        self._supports_dilation = bool(probe.get("dilation", False))
+        self._supports_dilation = bool(probe.dilation)
         if dilate:
             assert output_stride is not None
             self._output_stride = output_stride
             self._supports_dilation = True
         self.pretrained_cfg: dict[str, Any] = dict(getattr(model, "pretrained_cfg", {}) or {})
         self._fixed_input_size = _fixed_size(self.pretrained_cfg, kwargs)
-        self._size_note: str | None = probe.get("size_mismatch")
+        self._size_note = probe.size_mismatch
 
     @property
     def features_info_str(self) -> str:

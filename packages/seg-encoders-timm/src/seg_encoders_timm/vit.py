@@ -12,7 +12,7 @@ import inspect
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -22,6 +22,7 @@ from torch import nn
 from seg_core.encoder import EncoderMixin
 from seg_core.errors import ConfigError
 from seg_core.pyramid import IndicesSpec, parse_indices
+from seg_encoders_timm._probe import Probe
 from seg_encoders_timm._weights import check_file_matches
 
 __all__ = ["TimmViTEncoder", "default_scale_factors", "default_taps"]
@@ -81,18 +82,60 @@ def _levels_from_scale_factors(patch_size: int, scale_factors: Sequence[float]) 
     return levels
 
 
+def _tap_widths(channels: Sequence[int] | None, taps: Sequence[int], levels: Sequence[int]) -> list[int] | None:
+    """Output channels of each tap, read from ``encoder_channels`` as the pyramid adapter reads them.
+
+    ``channels`` gives one value per tapped block, or one per pyramid level with 0 at the
+    zero-channel levels (those without a tap); None (returned as is) keeps the model width.
+
+    Raises:
+        ConfigError: Wrong length, a value at a zero-channel level, or a value < 1 for a tap.
+    """
+    if channels is None:
+        return None
+    try:
+        if isinstance(channels, (str, bytes)):
+            raise TypeError
+        values = [int(c) for c in channels]
+    except (TypeError, ValueError):
+        raise ConfigError(f"encoder_channels must be a list of ints, got {channels!r}") from None
+    depth = levels[-1]
+    if len(values) == len(taps):
+        widths = values
+    elif len(values) == depth:
+        stray = [(level, v) for level, v in enumerate(values, start=1) if v != 0 and level not in levels]
+        if stray:
+            level, value = stray[0]
+            raise ConfigError(
+                f"encoder_channels[{level - 1}]={value} but pyramid level {level} has no tapped block (it is a "
+                "zero-channel level); use 0 there or give one value per tapped block"
+            )
+        widths = [values[level - 1] for level in levels]
+    else:
+        raise ConfigError(
+            f"encoder_channels needs one value per tapped block ({len(taps)}: blocks {list(taps)}) or per pyramid "
+            f"level ({depth}), got {len(values)}: {values}"
+        )
+    if min(widths) < 1:
+        raise ConfigError(f"encoder_channels must be >= 1 for tapped blocks, got {widths}")
+    return widths
+
+
 class TimmViTEncoder(nn.Module, EncoderMixin):
     """A plain timm transformer turned into an encoder pyramid.
 
     Args:
         model_name: timm name given to ``timm.create_model`` (with its tag).
-        info: The probe facts (``blocks``, ``patch_size``, ``num_prefix_tokens``...).
+        info: The model's ViT probe (``blocks``, ``patch_size``, ``num_prefix_tokens``...), or its JSON form.
         in_channels: Input channels (timm adapts the pretrained patch embedding).
         depth: Pyramid depth; by default ``depth`` blocks are tapped.
         indices: Blocks to tap: ``"first"``, ``"last"``, a list, or None (spread evenly).
         scale_factors: Resize factor per tap, relative to the patch-stride token grid
             (patch 16, depth 5: ``(8, 4, 2, 1, 0.5)``, the default). Each factor decides the
             tap's pyramid level (``patch / factor``); levels without a tap carry zero channels.
+        channels: Output channels per tap, or per pyramid level with 0 at zero-channel levels
+            (``encoder_channels``); taps whose width differs get a 1x1 convolution, as in the
+            pyramid adapter. Prefix tokens keep the model width.
         norm: Apply the model's final norm to every tapped block.
         output_stride: None/32, or 16 or 8: levels deeper than the output stride keep its
             resolution (a ViT is not dilated: its maps are resized from the patch stride, as
@@ -101,7 +144,7 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
             ``dynamic_img_size``...).
 
     Raises:
-        ConfigError: Bad depth, indices, scale factors or output stride.
+        ConfigError: Bad depth, indices, scale factors, channels or output stride.
 
     Example:
         >>> import seg_core
@@ -114,11 +157,12 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
         self,
         model_name: str,
         *,
-        info: dict[str, Any],
+        info: Probe | Mapping[str, Any],
         in_channels: int = 3,
         depth: int = 5,
         indices: IndicesSpec = None,
         scale_factors: Sequence[float] | None = None,
+        channels: Sequence[int] | None = None,
         norm: bool = True,
         output_stride: int | None = None,
         create_kwargs: dict[str, Any] | None = None,
@@ -130,8 +174,9 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
             raise ConfigError(
                 f"encoder_output_stride for {model_name!r} must be None, 8, 16 or 32, got {output_stride!r}"
             )
-        patch = int(max(info["patch_size"]))
-        blocks = int(info["blocks"])
+        info = Probe.of(info)
+        patch = max(info.patch_size)
+        blocks = info.blocks
         explicit = indices is not None and not isinstance(indices, str)
         count = len(scale_factors) if scale_factors is not None and not explicit else depth
         taps = default_taps(blocks, count, indices)
@@ -151,6 +196,7 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
                 )
             levels = list(range(depth - len(taps) + 1, depth + 1))
             factors = default_scale_factors(patch, levels)
+        requested = _tap_widths(channels, taps, levels)
         if levels[-1] != depth:
             logger.info("encoder depth adjusted from %d to %d by scale_factors %s", depth, levels[-1], factors)
         kwargs = dict(create_kwargs or {})
@@ -159,7 +205,7 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
         except TypeError as exc:
             raise ConfigError(f"timm.create_model({model_name!r}) rejected an argument: {exc}") from exc
         check_file_matches(kwargs, model, model_name)
-        self._method = info.get("intermediates", "forward_intermediates")
+        self._method = info.intermediates
         if not callable(getattr(model, self._method, None)):
             self._method = "get_intermediate_layers"
         self._call_kwargs: dict[str, Any] = {}
@@ -180,13 +226,18 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
         self._levels = levels
         self._patch = patch
         self._norm = norm
-        width = int(getattr(model, "num_features", info.get("width", 0)))
+        width = int(getattr(model, "num_features", info.width))
+        widths = requested or [width] * len(taps)
+        self._width = width
+        self.projections = nn.ModuleDict(
+            {str(pos): nn.Conv2d(width, out, kernel_size=1) for pos, out in enumerate(widths) if out != width}
+        )
         self._depth = levels[-1]
         self._in_channels = in_channels
         self._out_channels = [in_channels] + [0] * self._depth
         self._level_source = [-1] * (self._depth + 1)
         for pos, level in enumerate(levels):
-            self._out_channels[level] = width
+            self._out_channels[level] = widths[pos]
             self._level_source[level] = pos
         self._supports_dilation = False
         self._input_divisor = patch  # the token grid needs whole patches
@@ -218,6 +269,9 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
                 out.append(x.new_zeros((x.shape[0], 0, *size)))
                 continue
             feat = feats[pos]
+            key = str(pos)
+            if key in self.projections:  # at the token grid: the same as after the resize, on fewer pixels
+                feat = self.projections[key](feat)
             if list(feat.shape[2:]) != size:
                 feat = F.interpolate(feat, size=size, mode="bilinear", align_corners=False)
             out.append(feat)
@@ -238,7 +292,6 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
     def features_info_str(self) -> str:
         """Which block feeds which level, and how it is resized."""
         head = ("block", "backbone feature", "adapted")
-        width = self._out_channels[self._levels[0]]
         rows: list[tuple[str, str, str]] = []
         for level in range(1, self._depth + 1):
             pos = self._level_source[level]
@@ -247,12 +300,16 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
                 continue
             stride = min(2**level, self._output_stride)
             factor = self._patch / stride
-            how = "" if factor == 1 else f" [bilinear x{factor:g} (stride {self._patch} -> {stride})]"
+            out = self._out_channels[level]
+            notes = [f"bilinear x{factor:g} (stride {self._patch} -> {stride})"] if factor != 1 else []
+            if str(pos) in self.projections:
+                notes.append(f"1x1 conv {self._width}->{out}")
+            how = f" [{'; '.join(notes)}]" if notes else ""
             rows.append(
                 (
                     f"blocks.{self._taps[pos]}",
-                    f"{width} ch, hw/{self._patch}",
-                    f"level {level}: {width} ch, hw/{stride}{how}",
+                    f"{self._width} ch, hw/{self._patch}",
+                    f"level {level}: {out} ch, hw/{stride}{how}",
                 )
             )
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]

@@ -1,0 +1,44 @@
+"""Shared helpers of the seg-decoders tests: the architectures come from the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+import seg_core
+from seg_core.plugins import get_registry
+
+# every architecture seg-decoders registers (the registry may hold other packages' too)
+ARCHS = sorted(
+    name
+    for name in get_registry("architectures").names()
+    if get_registry("architectures").source(name).distribution == "seg-decoders"
+)
+TINY = {"widths": [8, 8, 16, 16, 32]}
+WIDE = {"widths": [16, 16, 32, 32, 32]}
+TINY_3D = {"spatial_dims": 3, "widths": [4, 8, 8, 16, 16]}
+
+
+def small(arch: str, depth: int) -> dict[str, Any]:
+    """Narrow decoder options valid at ``depth``."""
+    return {
+        "unet": {"decoder_channels": [16] * depth},
+        "unetplusplus": {"decoder_channels": [16] * depth},
+        "manet": {"decoder_channels": [16] * depth, "decoder_pab_channels": 8},
+        "linknet": {},
+        "fpn": {"decoder_pyramid_channels": 16, "decoder_segmentation_channels": 32},
+        "pspnet": {"psp_out_channels": 16},
+        "pan": {"decoder_channels": 8},
+        "deeplabv3": {"decoder_channels": 16, "decoder_atrous_rates": (1, 2, 3)},
+        "deeplabv3plus": {"decoder_channels": 16, "decoder_atrous_rates": (1, 2, 3)},
+    }[arch]
+
+
+def build(arch: str, depth: int = 3, params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    options = {**small(arch, depth), **kwargs}
+    return seg_core.create_model(arch, encoder_depth=depth, encoder_params=params or TINY, **options)
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
