@@ -149,7 +149,7 @@ def test_registrar_stages_until_commit() -> None:
     staged = Registrar(reg, src)
     staged.add("a", dict)
     assert "a" not in reg
-    staged._commit()
+    staged.commit()
     assert reg.source("a") == src
 
 
@@ -158,16 +158,16 @@ def test_conflict_between_distributions_first_wins() -> None:
     reg = Registry("encoders", on_conflict=messages.append)
     first = Registrar(reg, Source("one", "dist-a", "1.0"))
     first.add("same", dict)
-    first._commit()
+    first.commit()
     second = Registrar(reg, Source("two", "dist-b", "2.0"))
     second.add("same", list)
-    second._commit()
+    second.commit()
     assert reg.get("same") is dict
     assert len(messages) == 1
     assert "dist-a 1.0" in messages[0] and "dist-b 2.0" in messages[0]
     third = Registrar(reg, Source("three", "dist-c", "3.0"))
     third.add("same", tuple, override=True)
-    third._commit()
+    third.commit()
     assert reg.get("same") is tuple
 
 
@@ -176,10 +176,10 @@ def test_builtin_names_are_protected_from_plugins() -> None:
     reg = Registry("encoders", on_conflict=messages.append)
     core = Registrar(reg, Source("seg_core", "seg-core", "0.1.0", builtin=True))
     core.add("basic", dict)
-    core._commit()
+    core.commit()
     plugin = Registrar(reg, Source("evil", "evil-dist", "1.0"))
     plugin.add("basic", list, override=True)
-    plugin._commit()
+    plugin.commit()
     assert reg.get("basic") is dict
     assert "built-in names are protected" in messages[0]
     reg.add("basic", list, override=True)  # deliberate replacement from user code is allowed

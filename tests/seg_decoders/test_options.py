@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import torch
 
+import seg_core
 from seg_core.errors import ConfigError
 
-from ._common import TINY_3D, WIDE, build
+from ._common import ARCHS, TINY_3D, WIDE, build
 
 
 @pytest.mark.parametrize(
@@ -118,3 +119,17 @@ def test_encoder_params_flow_and_config_recorded() -> None:
     assert model.encoder.in_channels == 1
     assert model.config["encoder_depth"] == 4 and model.config["classes"] == 4
     assert model(torch.randn(2, 1, 32, 32)).shape == (2, 4, 32, 32)
+
+
+def test_deprecated_names_are_declared_once_and_renamed_before_init() -> None:
+    """The old names live in the declaration only: not in the signature, not in the saved config."""
+    import inspect
+
+    for arch in ARCHS:
+        cls = seg_core.get_registry("architectures").get(arch)
+        assert not set(cls.spec.deprecated_arguments) & set(inspect.signature(cls).parameters), arch
+    with pytest.warns(DeprecationWarning, match="psp_use_batchnorm is deprecated, use decoder_use_norm"):
+        model = build("pspnet", 3, psp_use_batchnorm="identity")
+    assert model.config["decoder_use_norm"] == "identity" and "psp_use_batchnorm" not in model.config
+    with pytest.raises(ConfigError, match="either decoder_use_norm or the deprecated decoder_use_batchnorm"):
+        build("unet", 3, decoder_use_batchnorm=False, decoder_use_norm="identity")

@@ -158,3 +158,18 @@ def test_maps_off_their_declared_stride_are_resized_and_reported() -> None:
     assert _shapes(enc, 64)[1:] == [(64, 32, 32), (128, 16, 16)]
     assert "hw/2: 125 instead of 128" in enc.features_info_str
     assert "note:" not in create_timm_encoder("test_resnet", depth=2).features_info_str
+
+
+def test_vit_honours_encoder_channels() -> None:
+    """encoder_channels projects each tap (it used to be dropped silently, leaving the ViT width)."""
+    enc = create_timm_encoder("test_vit", img_size=64, channels=[8, 16, 32, 48, 64])
+    assert enc.out_channels == [3, 8, 16, 32, 48, 64]
+    assert [s[0] for s in _shapes(enc)] == [3, 8, 16, 32, 48, 64]
+    picked = create_timm_encoder("test_vit", img_size=64, depth=4, indices=[-1, 2], channels=[0, 0, 16, 32])
+    assert picked.out_channels == [3, 0, 0, 16, 32]
+    with pytest.raises(ConfigError, match="one value per tapped block"):
+        create_timm_encoder("test_vit", img_size=64, channels=[8, 16])
+    model = seg_core.create_model(
+        "fpn", encoder_name="test_vit", encoder_params={"img_size": 64}, encoder_channels=[8, 16, 32, 48, 64]
+    )
+    assert model.encoder.out_channels == [3, 8, 16, 32, 48, 64]

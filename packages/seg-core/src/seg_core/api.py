@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from seg_core.errors import ConfigError, PluginError
 from seg_core.plugins import get_registry
-from seg_core.suggest import close_matches
+from seg_core.suggest import unexpected_arguments
 
 if TYPE_CHECKING:
     from seg_core.encoder import EncoderMixin
@@ -46,11 +46,22 @@ def check_kwargs(factory: Callable[..., Any], kwargs: dict[str, Any], what: str)
     accepted = [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and n != "self"]
     unknown = [k for k in kwargs if k not in accepted]
     if unknown:
-        hints = []
-        for key in unknown:
-            near = close_matches(key, accepted, limit=2)
-            hints.append(f"{key!r}" + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""))
-        raise ConfigError(f"{what} got unexpected argument(s) {', '.join(hints)}; accepted: {', '.join(accepted)}")
+        raise ConfigError(unexpected_arguments(what, unknown, accepted))
+
+
+T = TypeVar("T")
+
+
+def _build(kind: str, name: str, kwargs: dict[str, Any], expected: type[T], requirement: str) -> T:
+    """Check ``kwargs`` against the registered factory of ``name``, call it and check what it built."""
+    reg = get_registry(kind)
+    factory = reg.get(name)
+    what = f"{'architecture' if kind == 'architectures' else kind[:-1]} {name!r}"
+    check_kwargs(factory, kwargs, what)
+    built = factory(**kwargs)
+    if not isinstance(built, expected):
+        raise PluginError(f"{what} ({reg.source(name).describe()}) built a {type(built).__name__}, {requirement}")
+    return built
 
 
 def create_model(arch: str, /, **kwargs: Any) -> SegmentationModel:
@@ -74,16 +85,13 @@ def create_model(arch: str, /, **kwargs: Any) -> SegmentationModel:
     """
     from seg_core.model import SegmentationModel
 
-    reg = get_registry("architectures")
-    factory = reg.get(arch)
-    check_kwargs(factory, kwargs, f"architecture {arch!r}")
-    model = factory(**kwargs)
-    if not isinstance(model, SegmentationModel):
-        raise PluginError(
-            f"architecture {arch!r} ({reg.source(arch).describe()}) built a {type(model).__name__}, "
-            "not a seg_core.SegmentationModel; architectures must subclass SegmentationModel"
-        )
-    return model
+    return _build(
+        "architectures",
+        arch,
+        kwargs,
+        SegmentationModel,
+        "not a seg_core.SegmentationModel; architectures must subclass SegmentationModel",
+    )
 
 
 def create_encoder(name: str, /, **kwargs: Any) -> EncoderMixin:
@@ -109,17 +117,9 @@ def create_encoder(name: str, /, **kwargs: Any) -> EncoderMixin:
     """
     from seg_core.encoder import EncoderMixin
 
-    reg = get_registry("encoders")
-    factory = reg.get(name)
-    check_kwargs(factory, kwargs, f"encoder {name!r}")
-    encoder = factory(**kwargs)
-    if not isinstance(encoder, EncoderMixin):
-        raise PluginError(
-            f"encoder {name!r} ({reg.source(name).describe()}) built a {type(encoder).__name__}, "
-            "which does not implement seg_core.EncoderMixin"
-        )
+    encoder = _build("encoders", name, kwargs, EncoderMixin, "which does not implement seg_core.EncoderMixin")
     encoder.registry_name = name
-    encoder.registry_source = reg.source(name)
+    encoder.registry_source = get_registry("encoders").source(name)
     encoder.validate_encoder()
     return encoder
 

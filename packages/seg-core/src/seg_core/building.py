@@ -25,10 +25,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from seg_core.errors import ConfigError
-from seg_core.suggest import close_matches
+from seg_core.suggest import unexpected_arguments
 
 if TYPE_CHECKING:
     from seg_core.activations import ActivationSpec
+    from seg_core.encoder import EncoderMixin
 
 __all__ = [
     "DEFAULT_ENCODER",
@@ -40,7 +41,7 @@ __all__ = [
     "check_positive",
     "check_probability",
     "head_upsampling_factor",
-    "resolve_alias",
+    "rename_deprecated",
     "resolve_model_args",
 ]
 
@@ -139,28 +140,40 @@ def check_probability(name: str, value: Any) -> None:
         raise ConfigError(f"{name} must be a float in [0, 1), got {value!r}")
 
 
-def resolve_alias(value: Any, default: Any, deprecated: Any, old: str, new: str) -> Any:
-    """Apply a deprecated argument alias (with a ``DeprecationWarning``).
+def rename_deprecated(kwargs: Mapping[str, Any], renamed: Mapping[str, str], *, owner: str) -> dict[str, Any]:
+    """Replace deprecated argument names in ``kwargs`` by their new names (with a ``DeprecationWarning``).
+
+    `SegmentationModel` applies an architecture's declared
+    `ArchitectureSpec.deprecated_arguments <seg_core.spec.ArchitectureSpec>` this way
+    before its ``__init__`` runs.
 
     Args:
-        value: The value of the new argument.
-        default: Its default (passing both names is an error).
-        deprecated: The value of the deprecated argument (None: not passed).
-        old: The deprecated name.
-        new: The new name.
+        kwargs: The keyword arguments as the caller passed them.
+        renamed: Old name -> new name.
+        owner: The class name (for messages).
 
     Returns:
-        The value to use.
+        The keyword arguments with new names only.
 
     Raises:
-        ConfigError: Both names were passed.
+        ConfigError: Both the old and the new name were passed.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     rename_deprecated({"upscale_mode": "nearest"}, {"upscale_mode": "decoder_interpolation"}, owner="PAN")
+        {'decoder_interpolation': 'nearest'}
     """
-    if deprecated is None:
-        return value
-    if value != default:
-        raise ConfigError(f"pass either {new} or the deprecated {old}, not both")
-    warnings.warn(f"{old} is deprecated, use {new}", DeprecationWarning, stacklevel=3)
-    return deprecated
+    out = dict(kwargs)
+    for old, new in renamed.items():
+        if old not in out:
+            continue
+        if new in out:
+            raise ConfigError(f"{owner}: pass either {new} or the deprecated {old}, not both")
+        warnings.warn(f"{owner}: {old} is deprecated, use {new}", DeprecationWarning, stacklevel=4)
+        out[new] = out.pop(old)
+    return out
 
 
 def resolve_model_args(
@@ -187,11 +200,7 @@ def resolve_model_args(
     accepted = [*own_arguments, *MODEL_DEFAULTS]
     unknown = [k for k in kwargs if k not in MODEL_DEFAULTS]
     if unknown:
-        hints = []
-        for key in unknown:
-            near = close_matches(key, accepted, limit=2)
-            hints.append(f"{key!r}" + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""))
-        raise ConfigError(f"{owner} got unexpected argument(s) {', '.join(hints)}; accepted: {', '.join(accepted)}")
+        raise ConfigError(unexpected_arguments(owner, unknown, accepted))
     args = {**MODEL_DEFAULTS, **(defaults or {}), **kwargs}
     for name in ("in_channels", "encoder_depth", "classes"):
         check_positive(name, args[name])
@@ -214,7 +223,7 @@ def build_encoder(
     indices: str | Sequence[int] | None = None,
     channels: Sequence[int] | None = None,
     params: dict[str, Any] | None = None,
-) -> Any:
+) -> EncoderMixin:
     """Build the encoder of an architecture from its ``encoder_*`` arguments.
 
     Every architecture calls this (through `SegmentationModel.build_encoder`), so the

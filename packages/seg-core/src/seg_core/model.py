@@ -16,6 +16,7 @@ from seg_core.errors import InputShapeError, faq_link
 
 if TYPE_CHECKING:
     from seg_core.checkpoint import LoadReport
+    from seg_core.encoder import EncoderMixin
     from seg_core.spec import ArchitectureSpec
 
 __all__ = ["SegmentationModel", "is_tracing"]
@@ -38,6 +39,11 @@ def _record_init(init: Any) -> Any:
     @functools.wraps(init)
     def wrapper(self: SegmentationModel, *args: Any, **kwargs: Any) -> None:
         depth = self.__dict__.get("_seg_init_depth", 0)
+        spec = type(self).spec
+        if depth == 0 and spec is not None and spec.deprecated_arguments:
+            from seg_core.building import rename_deprecated
+
+            kwargs = rename_deprecated(kwargs, spec.deprecated_arguments, owner=type(self).__name__)
         object.__setattr__(self, "_seg_init_depth", depth + 1)
         try:
             init(self, *args, **kwargs)
@@ -106,7 +112,7 @@ class SegmentationModel(nn.Module):
         self._pad_value = 0.0
 
     # -- construction helpers -------------------------------------------------
-    def build_encoder(self, encoder_name: str, kwargs: Mapping[str, Any]) -> Any:
+    def build_encoder(self, encoder_name: str, kwargs: Mapping[str, Any]) -> EncoderMixin:
         """Validate the shared arguments, build ``self.encoder`` and check it fits the declared requirements.
 
         Architectures call this first, with the ``**kwargs: Unpack[ModelArgs]`` they received.
@@ -157,6 +163,8 @@ class SegmentationModel(nn.Module):
         )
         if spec is not None:
             check_compatible(spec, encoder.capabilities)
+        if not isinstance(encoder, nn.Module):
+            raise ConfigError(f"encoder {encoder_name!r} built a {type(encoder).__name__}, not a torch.nn.Module")
         self.encoder = encoder
         self.input_padding = args["input_padding"]
         return encoder

@@ -242,7 +242,7 @@ class PluginManager:
             if not self._guard(info, "registering names", run):
                 continue
             for reg in registrars:
-                reg._commit()
+                reg.commit()
             for name, command in commands.commands.items():
                 if name in self.commands.commands:
                     self._conflict(

@@ -474,7 +474,11 @@ class Registrar:
     def __contains__(self, name: object) -> bool:
         return name in self._registry
 
-    def _commit(self) -> None:
+    def commit(self) -> None:
+        """Commit the staged registrations (the plugin manager calls this when the hook returned).
+
+        Committing twice is harmless: the staged list is emptied.
+        """
         for what, obj, override in self._staged:
             if what == "entry":
                 self._registry._commit(obj, override=override)

@@ -105,6 +105,9 @@ class ArchitectureSpec:
             architecture differs (``{"encoder_output_stride": 8}``).
         smp_class: The segmentation_models_pytorch class with the same network (for ``from_smp``).
         smp_defaults: smp's defaults where seg's differ (applied when importing smp checkpoints).
+        deprecated_arguments: Old argument names still accepted, with a ``DeprecationWarning``
+            (``{"decoder_use_batchnorm": "decoder_use_norm"}``); `SegmentationModel` renames
+            them before ``__init__`` runs, so the class's signature shows only the new names.
         class_name: Filled by `architecture`: the class's name.
         target: Filled by `architecture`: ``"module:ClassName"``.
     """
@@ -117,6 +120,7 @@ class ArchitectureSpec:
     encoder_defaults: Mapping[str, Any] = field(default_factory=dict)
     smp_class: str | None = None
     smp_defaults: Mapping[str, Any] = field(default_factory=dict)
+    deprecated_arguments: Mapping[str, str] = field(default_factory=dict)
     class_name: str = ""
     target: str = ""
 
@@ -138,6 +142,7 @@ class ArchitectureSpec:
             "encoder_defaults": dict(self.encoder_defaults),
             "smp_class": self.smp_class,
             "smp_defaults": {k: list(v) if isinstance(v, tuple) else v for k, v in self.smp_defaults.items()},
+            "deprecated_arguments": dict(self.deprecated_arguments),
         }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 #: The names seg's own distributions provide, by kind, as fnmatch patterns: the one
 #: source of "not installed: pip install X" hints, so an unknown-name error can say which
@@ -129,6 +129,28 @@ def close_matches(name: str, candidates: Iterable[str], limit: int = 5) -> list[
     # Also offer names that share a prefix (e.g. "resnet" -> "resnet18").
     prefixed = sorted(c for c in by_lower if c.startswith(lowered) and c not in matches)
     return [by_lower[m] for m in (matches + prefixed)[:limit]]
+
+
+def unexpected_arguments(what: str, unknown: Iterable[str], accepted: Sequence[str]) -> str:
+    """The message for keyword arguments ``what`` does not accept, with close matches for each.
+
+    Args:
+        what: Who got them (``"Unet"``, ``"encoder 'basic_cnn'"``).
+        unknown: The unexpected names.
+        accepted: The accepted names (searched for close matches).
+
+    Returns:
+        One sentence naming each unexpected argument, its close matches and the accepted ones.
+
+    Example:
+        >>> unexpected_arguments("Unet", ["clases"], ["classes", "activation"])
+        "Unet got unexpected argument(s) 'clases' (did you mean 'classes'?); accepted: classes, activation"
+    """
+    hints = []
+    for key in unknown:
+        near = close_matches(key, accepted, limit=2)
+        hints.append(f"{key!r}" + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""))
+    return f"{what} got unexpected argument(s) {', '.join(hints)}; accepted: {', '.join(accepted)}"
 
 
 def provider_of(kind: str, name: str) -> str | None:

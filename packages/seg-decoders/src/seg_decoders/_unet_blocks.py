@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from seg_core.errors import ConfigError
@@ -56,3 +56,16 @@ def skip_plan(features: Sequence[Any]) -> tuple[Any, list[Any], list[Any]]:
     skips = list(features[1:-1])[::-1]
     sizes = [tuple(f.shape[2:]) for f in features[:-1]][::-1]
     return head, skips, sizes
+
+
+def decode_u_shaped(center: Any, blocks: Iterable[Any], features: Sequence[Any]) -> Any:
+    """Run a U-shaped decoder: ``center`` on the deepest map, then each block with its skip and size.
+
+    Block ``i`` gets the previous output, the target size of its level and the skip of
+    that level (None for the last block), as laid out by `skip_plan`.
+    """
+    head, skips, sizes = skip_plan(features)
+    x = center(head)
+    for i, block in enumerate(blocks):
+        x = block(x, sizes[i], skips[i] if i < len(skips) else None)
+    return x

@@ -220,10 +220,7 @@ class DeepLabV3(SegmentationModel):
         decoder_aspp_separable: Depthwise-separable ASPP convolutions.
         decoder_aspp_dropout: Dropout after the ASPP projection.
         upsampling: smp's name for the head upsampling; None = automatic (the output stride).
-        **kwargs: The shared encoder and head arguments, declared once in
-            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
-            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
-            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
+        **kwargs: The shared encoder and head arguments, [`ModelArgs`][seg_core.building.ModelArgs].
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -283,10 +280,7 @@ class DeepLabV3Plus(SegmentationModel):
         decoder_aspp_separable: Depthwise-separable ASPP convolutions (default True).
         decoder_aspp_dropout: Dropout after the ASPP projection.
         upsampling: smp's name for the head upsampling; None = automatic (smp: 4).
-        **kwargs: The shared encoder and head arguments, declared once in
-            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
-            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
-            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
+        **kwargs: The shared encoder and head arguments, [`ModelArgs`][seg_core.building.ModelArgs].
 
     Raises:
         ConfigError: An invalid argument (the message names it).

@@ -151,10 +151,7 @@ class FPN(SegmentationModel):
         decoder_dropout: Channel dropout before the head.
         decoder_interpolation: Top-down upsampling mode.
         upsampling: smp's name for the head upsampling; None = automatic (smp: 4).
-        **kwargs: The shared encoder and head arguments, declared once in
-            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
-            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
-            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
+        **kwargs: The shared encoder and head arguments, [`ModelArgs`][seg_core.building.ModelArgs].
 
     Raises:
         ConfigError: An invalid argument (the message names it).

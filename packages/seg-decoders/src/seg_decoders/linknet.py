@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seg_core.building import DEFAULT_ENCODER, resolve_alias
+from seg_core.building import DEFAULT_ENCODER
 from seg_core.layers import conv_transpose
 from seg_core.model import SegmentationModel
 from seg_core.spec import ArchitectureSpec, architecture
@@ -100,6 +100,7 @@ class LinknetDecoder(nn.Module):
         "LinkNet: light decoder adding skips",
         paper="arXiv:1707.03718",
         smp_class="Linknet",
+        deprecated_arguments={"decoder_use_batchnorm": "decoder_use_norm"},
     )
 )
 class Linknet(SegmentationModel):
@@ -108,11 +109,7 @@ class Linknet(SegmentationModel):
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
         decoder_use_norm: Norm of the blocks.
-        decoder_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
-        **kwargs: The shared encoder and head arguments, declared once in
-            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
-            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
-            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
+        **kwargs: The shared encoder and head arguments, [`ModelArgs`][seg_core.building.ModelArgs].
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -128,13 +125,9 @@ class Linknet(SegmentationModel):
         encoder_name: str = DEFAULT_ENCODER,
         *,
         decoder_use_norm: Any = "batchnorm",
-        decoder_use_batchnorm: Any = None,
         **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
-        decoder_use_norm = resolve_alias(
-            decoder_use_norm, "batchnorm", decoder_use_batchnorm, "decoder_use_batchnorm", "decoder_use_norm"
-        )
         encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         self.decoder = LinknetDecoder(

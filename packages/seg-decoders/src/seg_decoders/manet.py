@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seg_core.building import DEFAULT_ENCODER, check_positive, resolve_alias
+from seg_core.building import DEFAULT_ENCODER, check_positive
 from seg_core.layers import adaptive_avg_pool, conv
 from seg_core.model import SegmentationModel
 from seg_core.spec import ArchitectureSpec, architecture
 from seg_decoders._blocks import ConvNormAct, resize, resolve_mode
-from seg_decoders._unet_blocks import block_channels, resolve_decoder_channels, skip_plan
+from seg_decoders._unet_blocks import block_channels, decode_u_shaped, resolve_decoder_channels
+from seg_decoders.unet import UnetDecoderBlock
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -92,33 +93,8 @@ class MFABBlock(nn.Module):
         return self.conv2(self.conv1(x))
 
 
-class _PlainBlock(nn.Module):
-    """Resize, concatenate (zero-channel skips allowed), two conv-norm-ReLU."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        skip_channels: int,
-        out_channels: int,
-        *,
-        spatial_dims: int,
-        use_norm: Any,
-        interpolation: str,
-    ) -> None:
-        super().__init__()
-        self.mode = interpolation
-        self.conv1 = ConvNormAct(in_channels + skip_channels, out_channels, 3, spatial_dims, use_norm, padding=1)
-        self.conv2 = ConvNormAct(out_channels, out_channels, 3, spatial_dims, use_norm, padding=1)
-
-    def forward(self, x: torch.Tensor, size: Sequence[int], skip: torch.Tensor | None = None) -> torch.Tensor:
-        x = resize(x, size, self.mode)
-        if skip is not None:
-            x = torch.cat([x, skip], dim=1)
-        return self.conv2(self.conv1(x))
-
-
 class MAnetDecoder(nn.Module):
-    """MA-Net decoder: PAB centre, MFAB blocks where a skip has channels, plain blocks elsewhere."""
+    """MA-Net decoder: PAB centre, MFAB blocks where a skip has channels, plain U-Net blocks elsewhere."""
 
     def __init__(
         self,
@@ -136,16 +112,14 @@ class MAnetDecoder(nn.Module):
         self.center = PABBlock(in_ch[0], pab_channels, spatial_dims)
         kw: dict[str, Any] = {"spatial_dims": spatial_dims, "use_norm": use_norm, "interpolation": interpolation}
         self.blocks = nn.ModuleList(
-            MFABBlock(cin, skip, cout, reduction=reduction, **kw) if skip > 0 else _PlainBlock(cin, skip, cout, **kw)
+            MFABBlock(cin, skip, cout, reduction=reduction, **kw)
+            if skip > 0
+            else UnetDecoderBlock(cin, skip, cout, **kw)
             for cin, skip, cout in zip(in_ch, skip_ch, decoder_channels)
         )
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        head, skips, sizes = skip_plan(features)
-        x = self.center(head)
-        for i, block in enumerate(self.blocks):
-            x = block(x, sizes[i], skips[i] if i < len(skips) else None)
-        return x
+        return decode_u_shaped(self.center, self.blocks, features)
 
 
 @architecture(
@@ -154,6 +128,7 @@ class MAnetDecoder(nn.Module):
         "MA-Net: position and multi-scale attention blocks",
         paper="doi:10.1109/ACCESS.2020.3025372",
         smp_class="MAnet",
+        deprecated_arguments={"decoder_use_batchnorm": "decoder_use_norm"},
         smp_defaults={"decoder_channels": (256, 128, 64, 32, 16)},
     )
 )
@@ -166,11 +141,7 @@ class MAnet(SegmentationModel):
         decoder_channels: Width of each block, deepest first; None = smp's defaults cut to the depth.
         decoder_pab_channels: Width of the PAB query/key projections.
         decoder_interpolation: Upsampling mode.
-        decoder_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
-        **kwargs: The shared encoder and head arguments, declared once in
-            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
-            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
-            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
+        **kwargs: The shared encoder and head arguments, [`ModelArgs`][seg_core.building.ModelArgs].
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -191,13 +162,9 @@ class MAnet(SegmentationModel):
         decoder_channels: Sequence[int] | None = None,
         decoder_pab_channels: int = 64,
         decoder_interpolation: str = "nearest",
-        decoder_use_batchnorm: Any = None,
         **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
-        decoder_use_norm = resolve_alias(
-            decoder_use_norm, "batchnorm", decoder_use_batchnorm, "decoder_use_batchnorm", "decoder_use_norm"
-        )
         check_positive("decoder_pab_channels", decoder_pab_channels)
         encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seg_core.building import DEFAULT_ENCODER, check_positive, resolve_alias
+from seg_core.building import DEFAULT_ENCODER, check_positive
 from seg_core.layers import adaptive_avg_pool, conv, max_pool
 from seg_core.model import SegmentationModel
 from seg_core.spec import ArchitectureSpec, Requirements, architecture
@@ -130,6 +130,7 @@ class PANDecoder(nn.Module):
         requires=Requirements(min_depth=3, nonzero_from=2, output_strides=(16, 32)),
         encoder_defaults={"encoder_output_stride": 16},
         smp_class="PAN",
+        deprecated_arguments={"upscale_mode": "decoder_interpolation"},
         smp_defaults={"upsampling": 4},
     )
 )
@@ -145,11 +146,7 @@ class PAN(SegmentationModel):
         decoder_channels: Width of the decoder.
         decoder_interpolation: Upsampling mode of the GAU blocks.
         upsampling: smp's name for the head upsampling; None = automatic (smp: 4).
-        upscale_mode: Deprecated alias of ``decoder_interpolation``.
-        **kwargs: The shared encoder and head arguments, declared once in
-            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
-            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
-            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
+        **kwargs: The shared encoder and head arguments, [`ModelArgs`][seg_core.building.ModelArgs].
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -167,13 +164,9 @@ class PAN(SegmentationModel):
         decoder_channels: int = 32,
         decoder_interpolation: str = "bilinear",
         upsampling: int | None = None,
-        upscale_mode: str | None = None,
         **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
-        decoder_interpolation = resolve_alias(
-            decoder_interpolation, "bilinear", upscale_mode, "upscale_mode", "decoder_interpolation"
-        )
         check_positive("decoder_channels", decoder_channels)
         encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims

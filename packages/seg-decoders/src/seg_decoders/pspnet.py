@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seg_core.building import DEFAULT_ENCODER, check_positive, check_probability, resolve_alias
+from seg_core.building import DEFAULT_ENCODER, check_positive, check_probability
 from seg_core.errors import ConfigError
 from seg_core.layers import adaptive_avg_pool, dropout
 from seg_core.model import SegmentationModel
@@ -88,6 +88,7 @@ class PSPDecoder(nn.Module):
         paper="arXiv:1612.01105",
         encoder_defaults={"encoder_depth": 3},
         smp_class="PSPNet",
+        deprecated_arguments={"psp_use_batchnorm": "decoder_use_norm"},
         smp_defaults={"upsampling": 8},
     )
 )
@@ -103,11 +104,7 @@ class PSPNet(SegmentationModel):
         decoder_use_norm: Norm of the PSP convolutions (the 1-bin branch has none).
         psp_dropout: Channel dropout before the head.
         upsampling: smp's name for the head upsampling; None = automatic (smp: 8).
-        psp_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
-        **kwargs: The shared encoder and head arguments, declared once in
-            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
-            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
-            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
+        **kwargs: The shared encoder and head arguments, [`ModelArgs`][seg_core.building.ModelArgs].
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -126,13 +123,9 @@ class PSPNet(SegmentationModel):
         decoder_use_norm: Any = "batchnorm",
         psp_dropout: float = 0.2,
         upsampling: int | None = None,
-        psp_use_batchnorm: Any = None,
         **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
-        decoder_use_norm = resolve_alias(
-            decoder_use_norm, "batchnorm", psp_use_batchnorm, "psp_use_batchnorm", "decoder_use_norm"
-        )
         check_positive("psp_out_channels", psp_out_channels)
         check_probability("psp_dropout", psp_dropout)
         encoder = self.build_encoder(encoder_name, kwargs)

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seg_core.building import DEFAULT_ENCODER, resolve_alias
+from seg_core.building import DEFAULT_ENCODER
 from seg_core.model import SegmentationModel
 from seg_core.spec import ArchitectureSpec, architecture
 from seg_decoders._blocks import Attention, ConvNormAct, check_attention, resize, resolve_mode
-from seg_decoders._unet_blocks import block_channels, resolve_decoder_channels, skip_plan
+from seg_decoders._unet_blocks import block_channels, decode_u_shaped, resolve_decoder_channels
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -113,11 +113,7 @@ class UnetDecoder(nn.Module):
         )
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        head, skips, sizes = skip_plan(features)
-        x = self.center(head)
-        for i, block in enumerate(self.blocks):
-            x = block(x, sizes[i], skips[i] if i < len(skips) else None)
-        return x
+        return decode_u_shaped(self.center, self.blocks, features)
 
 
 @architecture(
@@ -126,6 +122,7 @@ class UnetDecoder(nn.Module):
         "U-Net: upsampling blocks with skip connections",
         paper="arXiv:1505.04597",
         smp_class="Unet",
+        deprecated_arguments={"decoder_use_batchnorm": "decoder_use_norm"},
         smp_defaults={"decoder_channels": (256, 128, 64, 32, 16)},
     )
 )
@@ -143,11 +140,7 @@ class Unet(SegmentationModel):
             cut to ``encoder_depth`` entries.
         decoder_attention_type: None or ``"scse"``.
         decoder_interpolation: ``"nearest"``, ``"bilinear"`` (trilinear in 3D), ``"bicubic"`` (2D), ...
-        decoder_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
-        **kwargs: The shared encoder and head arguments, declared once in
-            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
-            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
-            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
+        **kwargs: The shared encoder and head arguments, [`ModelArgs`][seg_core.building.ModelArgs].
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -171,13 +164,9 @@ class Unet(SegmentationModel):
         decoder_channels: Sequence[int] | None = None,
         decoder_attention_type: str | None = None,
         decoder_interpolation: str = "nearest",
-        decoder_use_batchnorm: Any = None,
         **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
-        decoder_use_norm = resolve_alias(
-            decoder_use_norm, "batchnorm", decoder_use_batchnorm, "decoder_use_batchnorm", "decoder_use_norm"
-        )
         encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         channels = resolve_decoder_channels(decoder_channels, encoder.depth)

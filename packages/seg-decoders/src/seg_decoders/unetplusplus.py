@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from seg_core.building import DEFAULT_ENCODER, resolve_alias
+from seg_core.building import DEFAULT_ENCODER
 from seg_core.model import SegmentationModel
 from seg_core.spec import ArchitectureSpec, architecture
-from seg_decoders._blocks import Attention, ConvNormAct, check_attention, resize, resolve_mode
+from seg_decoders._blocks import check_attention, resolve_mode
 from seg_decoders._unet_blocks import block_channels, resolve_decoder_channels
-from seg_decoders.unet import UnetCenterBlock
+from seg_decoders.unet import UnetCenterBlock, UnetDecoderBlock
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -23,47 +23,25 @@ if TYPE_CHECKING:
 __all__ = ["UnetPlusPlus", "UnetPlusPlusDecoder"]
 
 
-class _NestedBlock(nn.Module):
-    """Resize, concatenate the dense skips, attention, two conv-norm-ReLU, attention.
+class _NestedBlock(UnetDecoderBlock):
+    """A U-Net block (`UnetDecoderBlock`) that may be empty.
 
     A block with ``out_channels == 0`` (it would sit on a zero-channel level) is
     empty: it has no parameters and returns a zero-channel map of the right size.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        skip_channels: int,
-        out_channels: int,
-        *,
-        spatial_dims: int,
-        use_norm: Any,
-        attention_type: str | None,
-        interpolation: str,
-        has_skip: bool,
-    ) -> None:
-        super().__init__()
-        self.mode = interpolation
-        self.out_channels = out_channels
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int, **options: Any) -> None:
+        if out_channels == 0:
+            nn.Module.__init__(self)
+        else:
+            super().__init__(in_channels, skip_channels, out_channels, **options)
         self.is_empty = out_channels == 0
-        if self.is_empty:
-            return
-        cat = in_channels + skip_channels
-        self.conv1 = ConvNormAct(cat, out_channels, 3, spatial_dims, use_norm, padding=1)
-        self.attention1 = Attention(attention_type if has_skip else None, cat, spatial_dims)
-        self.conv2 = ConvNormAct(out_channels, out_channels, 3, spatial_dims, use_norm, padding=1)
-        self.attention2 = Attention(attention_type, out_channels, spatial_dims)
+        self.out_channels = out_channels
 
     def forward(self, x: torch.Tensor, size: Sequence[int], skip: torch.Tensor | None = None) -> torch.Tensor:
         if self.is_empty:
             return x.new_zeros((x.shape[0], 0, *size))
-        x = resize(x, size, self.mode)
-        if skip is not None:
-            x = torch.cat([x, skip], dim=1)
-            x = self.attention1(x)
-        x = self.conv1(x)
-        x = self.conv2(x)
-        return self.attention2(x)
+        return super().forward(x, size, skip)
 
 
 class UnetPlusPlusDecoder(nn.Module):
@@ -131,6 +109,7 @@ class UnetPlusPlusDecoder(nn.Module):
         paper="arXiv:1807.10165",
         aliases=("unet++",),
         smp_class="UnetPlusPlus",
+        deprecated_arguments={"decoder_use_batchnorm": "decoder_use_norm"},
         smp_defaults={"decoder_channels": (256, 128, 64, 32, 16)},
     )
 )
@@ -147,11 +126,7 @@ class UnetPlusPlus(SegmentationModel):
             ``(256, 128, 64, 32, 16)`` cut to ``encoder_depth``.
         decoder_attention_type: None or ``"scse"``.
         decoder_interpolation: Upsampling mode.
-        decoder_use_batchnorm: Deprecated alias of ``decoder_use_norm``.
-        **kwargs: The shared encoder and head arguments, declared once in
-            `seg_core.building.ModelArgs`: ``encoder_depth``, ``encoder_weights``, ``in_channels``,
-            ``encoder_output_stride``, ``encoder_indices``, ``encoder_channels``, ``encoder_params``,
-            ``classes``, ``activation``, ``aux_params``, ``head_upsampling``, ``input_padding``.
+        **kwargs: The shared encoder and head arguments, [`ModelArgs`][seg_core.building.ModelArgs].
 
     Raises:
         ConfigError: An invalid argument (the message names it).
@@ -172,13 +147,9 @@ class UnetPlusPlus(SegmentationModel):
         decoder_channels: Sequence[int] | None = None,
         decoder_attention_type: str | None = None,
         decoder_interpolation: str = "nearest",
-        decoder_use_batchnorm: Any = None,
         **kwargs: Unpack[ModelArgs],
     ) -> None:
         super().__init__()
-        decoder_use_norm = resolve_alias(
-            decoder_use_norm, "batchnorm", decoder_use_batchnorm, "decoder_use_batchnorm", "decoder_use_norm"
-        )
         encoder = self.build_encoder(encoder_name, kwargs)
         dims = encoder.spatial_dims
         channels = resolve_decoder_channels(decoder_channels, encoder.depth)
