@@ -9,18 +9,35 @@ from seg_core.testing import check_architecture, check_encoder
 
 
 def _encoder_examples() -> list[str]:
+    """One encoder per family of directly registered names, and every provider's declared examples.
+
+    A provider that declares no ``examples`` yields a placeholder that fails below: a family
+    must never be skipped silently.
+    """
     reg = seg_core.get_registry("encoders")
     by_family: dict[str, str] = {}
-    for name in reg._entries.values():
-        by_family.setdefault(str(name.info.get("family", name.name)), name.name)
+    for entry in reg.entries():
+        by_family.setdefault(str(entry.info.get("family", entry.name)), entry.name)
     examples = sorted(by_family.values())
-    for slot in reg._providers:
-        examples.extend(getattr(slot.provider, "examples", [])[:2])
+    for provider, source in reg.providers():
+        declared = list(getattr(provider, "examples", ()))[:2]
+        examples.extend(declared or [f"{_NO_EXAMPLES}{provider.name} ({source.describe()})"])
     return examples
+
+
+_NO_EXAMPLES = "<no examples> "
+
+
+def test_every_provider_family_is_covered() -> None:
+    providers = seg_core.get_registry("encoders").providers()
+    assert providers, "seg-encoders-timm's provider is not registered"
+    for provider, _ in providers:
+        assert list(getattr(provider, "examples", ())), f"provider {provider.name} declares no examples"
 
 
 @pytest.mark.parametrize("encoder", _encoder_examples())
 def test_encoder_family_conformance(encoder: str) -> None:
+    assert not encoder.startswith(_NO_EXAMPLES), f"{encoder}: declare `examples` so its family is checked"
     info = seg_core.get_registry("encoders").info(encoder)
     kwargs = {"input_size": 64, "check_compile": False}
     dims = info.get("spatial_dims", (2,))

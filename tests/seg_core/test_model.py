@@ -98,11 +98,23 @@ def test_construction_errors_name_the_argument(arch, kwargs, message) -> None:
         seg_core.create_model(arch, **kwargs)
 
 
-def test_unknown_architecture_hint(fresh_plugins) -> None:
+def test_unknown_architecture_hint(fresh_plugins, monkeypatch) -> None:
+    """With seg-decoders absent or disabled, its names get the right hint and others get none."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = bool(version("seg-decoders"))
+    except PackageNotFoundError:
+        installed = False
+    monkeypatch.setenv("SEG_DISABLED_PLUGINS", "seg-decoders")
     with pytest.raises(UnknownNameError) as err:
-        seg_core.create_model("pspnett")
-    if "pspnet" not in seg_core.list_architectures():
-        assert err.value.install_hint is None or "seg-decoders" in str(err.value)
+        seg_core.create_model("pspnet")
+    expected = "which is installed but disabled" if installed else "pip install ./packages/seg-decoders"
+    assert err.value.install_hint is not None and "provided by seg-decoders" in err.value.install_hint
+    assert expected in str(err.value) and ("pip install" not in str(err.value)) == installed
+    with pytest.raises(UnknownNameError) as err:
+        seg_core.create_model("segformer")  # nobody provides it: no false claim
+    assert err.value.install_hint is None and "provided by" not in str(err.value)
 
 
 def test_save_load_round_trip_gives_identical_outputs(arch, tmp_path) -> None:

@@ -307,6 +307,20 @@ class Registry:
                 return slot
         return None
 
+    def entries(self) -> list[Entry]:
+        """Return the directly registered entries (not provider names), sorted by name.
+
+        Example:
+            >>> from seg_core import get_registry
+            >>> [e.name for e in get_registry("encoders").entries()][:1]
+            ['basic_cnn']
+        """
+        return sorted(self._entries.values(), key=lambda e: e.name)
+
+    def providers(self) -> list[tuple[Provider, Source]]:
+        """Return the registered providers with the source that registered each, in lookup order."""
+        return [(slot.provider, slot.source) for slot in self._providers]
+
     def entry(self, name: str) -> Entry:
         """Return the `Entry` of a directly registered name or alias.
 
@@ -330,7 +344,7 @@ class Registry:
             'basic_cnn'
         """
         path = f"{getattr(target, '__module__', '')}:{getattr(target, '__qualname__', '')}"
-        for entry in sorted(self._entries.values(), key=lambda e: e.name):
+        for entry in self.entries():
             named = entry.target is target or (isinstance(entry.target, str) and entry.target == path)
             if named and entry.load() is target:
                 return entry.name
