@@ -23,8 +23,8 @@ _LAZY: dict[str, str] = {
     "get_plugin_manager": "seg_core.plugins",
     "Registry": "seg_core.registry",
     "Provider": "seg_core.registry",
-    "create_model": "seg_core.api",
-    "create_encoder": "seg_core.api",
+    "create_model": "seg_core.components",
+    "create_encoder": "seg_core.components",
     "build_encoder": "seg_core.building",
     "EncoderArgs": "seg_core.building",
     "HeadArgs": "seg_core.building",
@@ -33,10 +33,10 @@ _LAZY: dict[str, str] = {
     "Requirements": "seg_core.spec",
     "architecture": "seg_core.spec",
     "check_compatible": "seg_core.spec",
-    "list_encoders": "seg_core.api",
-    "list_architectures": "seg_core.api",
-    "list_datasets": "seg_core.api",
-    "list_losses": "seg_core.api",
+    "list_encoders": "seg_core.components",
+    "list_architectures": "seg_core.components",
+    "list_datasets": "seg_core.components",
+    "list_losses": "seg_core.components",
     "SegError": "seg_core.errors",
     "ConfigError": "seg_core.errors",
     "UnknownNameError": "seg_core.errors",
@@ -71,7 +71,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:
     from seg_core.activations import get_activation
-    from seg_core.api import (
+    from seg_core.components import (
         create_encoder,
         create_model,
         list_architectures,

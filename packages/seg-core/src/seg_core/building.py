@@ -245,7 +245,7 @@ def build_encoder(
         >>> build_encoder("basic_cnn", depth=3).out_channels  # doctest: +SKIP
         (3, 32, 64, 128)
     """
-    from seg_core.api import create_encoder
+    from seg_core.components import create_encoder
 
     check_positive("in_channels", in_channels)
     check_positive("encoder_depth", depth)

@@ -281,7 +281,7 @@ def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **override
     Example:
         >>> model = seg_core.from_pretrained("runs/unet", classes=5, strict=False)  # doctest: +SKIP
     """
-    from seg_core.api import create_model
+    from seg_core.components import create_model
     from seg_core.errors import UnknownNameError
 
     directory = _resolve_directory(name_or_path)

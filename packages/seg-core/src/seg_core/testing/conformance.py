@@ -42,7 +42,7 @@ class ArchitectureReport:
 
 def _encoder_factory(encoder: str | Callable[..., Any]) -> tuple[str, Callable[..., Any]]:
     if isinstance(encoder, str):
-        from seg_core.api import create_encoder
+        from seg_core.components import create_encoder
 
         return encoder, lambda **kw: create_encoder(encoder, **kw)
     return getattr(encoder, "__name__", repr(encoder)), encoder
@@ -286,7 +286,7 @@ def check_architecture(
     from seg_core.checkpoint import from_pretrained
 
     if isinstance(arch, str):
-        from seg_core.api import create_model
+        from seg_core.components import create_model
 
         name = arch
 

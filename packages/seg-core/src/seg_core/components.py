@@ -1,4 +1,4 @@
-"""Top-level helpers: create and list components by name.
+"""Create and list components (models, encoders, datasets, losses) by their registry names.
 
 The ``list_*`` functions import no torch; ``create_*`` import only the target's module.
 """
