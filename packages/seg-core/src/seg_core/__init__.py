@@ -71,6 +71,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:
     from seg_core.activations import get_activation
+    from seg_core.building import EncoderArgs, HeadArgs, ModelArgs, build_encoder
+    from seg_core.checkpoint import LoadReport, from_pretrained, load_weights, save_pretrained
     from seg_core.components import (
         create_encoder,
         create_model,
@@ -79,8 +81,6 @@ if TYPE_CHECKING:
         list_encoders,
         list_losses,
     )
-    from seg_core.building import EncoderArgs, HeadArgs, ModelArgs, build_encoder
-    from seg_core.checkpoint import LoadReport, from_pretrained, load_weights, save_pretrained
     from seg_core.encoder import EncoderCapabilities, EncoderMixin
     from seg_core.errors import (
         CheckpointError,
