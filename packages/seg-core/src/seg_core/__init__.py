@@ -23,7 +23,7 @@ _LAZY: dict[str, str] = {
     "get_plugin_manager": "seg_core.plugins",
     "Registry": "seg_core.registry",
     "Provider": "seg_core.registry",
-    "create_model": "seg_core.components",
+    "create_model": "seg_core.architectures",
     "create_encoder": "seg_core.components",
     "build_encoder": "seg_core.building",
     "EncoderArgs": "seg_core.building",
@@ -57,7 +57,7 @@ _LAZY: dict[str, str] = {
     "get_activation": "seg_core.activations",
     "get_norm": "seg_core.layers",
     "save_pretrained": "seg_core.checkpoint",
-    "from_pretrained": "seg_core.checkpoint",
+    "from_pretrained": "seg_core.architectures",
     "load_weights": "seg_core.checkpoint",
     "lazy_exports": "seg_core.lazy",
     "LoadReport": "seg_core.checkpoint",
@@ -71,11 +71,11 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:
     from seg_core.activations import get_activation
+    from seg_core.architectures import create_model, from_pretrained
     from seg_core.building import EncoderArgs, HeadArgs, ModelArgs, build_encoder
-    from seg_core.checkpoint import LoadReport, from_pretrained, load_weights, save_pretrained
+    from seg_core.checkpoint import LoadReport, load_weights, save_pretrained
     from seg_core.components import (
         create_encoder,
-        create_model,
         list_architectures,
         list_datasets,
         list_encoders,

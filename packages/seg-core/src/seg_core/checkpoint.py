@@ -2,9 +2,10 @@
 
 The config records the architecture's registry name, its constructor
 arguments, a format version and the distributions (with versions) that
-provided the architecture and the encoder. Loading rebuilds the model through
-the registry with ``encoder_weights=None`` (weights are never downloaded
-again: they are in the file) and reports re-initialised and mismatched keys.
+provided the architecture and the encoder. `seg_core.architectures.from_pretrained`
+rebuilds the model through the registry with ``encoder_weights=None`` (weights are
+never downloaded again: they are in the file) and `load_weights` reports
+re-initialised and mismatched keys.
 """
 
 from __future__ import annotations
@@ -14,15 +15,22 @@ import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from seg_core.errors import CheckpointError, ConfigError
 from seg_core.io import atomic_write_bytes, load_state_file
 
-if TYPE_CHECKING:
-    from seg_core.model import SegmentationModel
-
-__all__ = ["FORMAT_VERSION", "LoadReport", "from_pretrained", "load_weights", "save_pretrained"]
+__all__ = [
+    "CONFIG_NAME",
+    "FORMAT_VERSION",
+    "WEIGHTS_NAME",
+    "LoadReport",
+    "find_weights",
+    "load_weights",
+    "read_config",
+    "resolve_directory",
+    "save_pretrained",
+]
 
 #: Version of the on-disk format written by `save_pretrained`.
 FORMAT_VERSION = 1
@@ -213,7 +221,12 @@ def load_weights(model: Any, path: str | Path, *, strict: bool = True) -> LoadRe
     return report
 
 
-def _resolve_directory(name_or_path: str | Path) -> Path:
+def resolve_directory(name_or_path: str | Path) -> Path:
+    """The folder of a saved model: a local folder, or a Hugging Face Hub repo id downloaded to the cache.
+
+    Raises:
+        CheckpointError: The path is a file, does not exist, or could not be downloaded.
+    """
     path = Path(name_or_path)
     if path.is_dir():
         return path
@@ -261,49 +274,13 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return config
 
 
-def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **overrides: Any) -> SegmentationModel:
-    """Rebuild a model saved with `save_pretrained` and load its weights.
-
-    Args:
-        name_or_path: The folder (or a Hugging Face Hub repo id when huggingface_hub is installed).
-        strict: See `load_weights`. Use ``strict=False`` with a changed head
-            size (``classes=5``): the head keys are re-initialised and reported.
-        **overrides: Constructor arguments replacing the saved ones.
-
-    Returns:
-        The model, with ``model.load_report`` set to the `LoadReport`.
+def find_weights(directory: Path) -> Path:
+    """The weights file of a saved model folder (``model.safetensors``, or a torch file smp/timm write).
 
     Raises:
-        CheckpointError: Missing/corrupt files or (strict) weights that do not fit.
-        UnknownNameError: The architecture or encoder is not installed (the message
-            says which distribution provided it).
-
-    Example:
-        >>> model = seg_core.from_pretrained("runs/unet", classes=5, strict=False)  # doctest: +SKIP
+        CheckpointError: The folder holds none of them.
     """
-    from seg_core.components import create_model
-    from seg_core.errors import UnknownNameError
-
-    directory = _resolve_directory(name_or_path)
-    config = read_config(directory)
-    args = dict(config.get("init_args", {}))
-    args.update(overrides)
-    if "encoder_weights" in args:
-        args["encoder_weights"] = None  # the weights are in the file: never download them again
-    try:
-        model = create_model(config["architecture"], **args)
-    except UnknownNameError as exc:
-        plugins = config.get("plugins", {})
-        needed = [
-            f"{info.get('distribution')}=={info.get('version')}"
-            for info in plugins.values()
-            if isinstance(info, dict) and info.get("distribution")
-        ]
-        saved_with = f"the model was saved with {', '.join(needed)}" if needed else None
-        raise UnknownNameError(exc.kind, exc.name, exc.suggestions, exc.install_hint or saved_with) from exc
     weights = next((directory / n for n in _FALLBACK_WEIGHTS if (directory / n).is_file()), None)
     if weights is None:
         raise CheckpointError(f"{directory} has no weights file (looked for {', '.join(_FALLBACK_WEIGHTS)})")
-    report = load_weights(model, weights, strict=strict)
-    model.load_report = report
-    return model
+    return weights

@@ -1,6 +1,7 @@
-"""Create and list components (models, encoders, datasets, losses) by their registry names.
+"""Create encoders and list components (encoders, architectures, datasets, losses) by their registry names.
 
 The ``list_*`` functions import no torch; ``create_*`` import only the target's module.
+Models are created by `seg_core.architectures.create_model`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from seg_core.suggest import unexpected_arguments
 
 if TYPE_CHECKING:
     from seg_core.encoder import EncoderMixin
-    from seg_core.model import SegmentationModel
 
 __all__ = [
     "check_kwargs",
+    "create_checked",
     "create_encoder",
-    "create_model",
     "list_architectures",
     "list_datasets",
     "list_encoders",
@@ -52,8 +52,24 @@ def check_kwargs(factory: Callable[..., Any], kwargs: dict[str, Any], what: str)
 T = TypeVar("T")
 
 
-def _build(kind: str, name: str, kwargs: dict[str, Any], expected: type[T], requirement: str) -> T:
-    """Check ``kwargs`` against the registered factory of ``name``, call it and check what it built."""
+def create_checked(kind: str, name: str, kwargs: dict[str, Any], expected: type[T], requirement: str) -> T:
+    """Build ``name`` of ``kind``: check ``kwargs`` against its factory, call it and check what it built.
+
+    Args:
+        kind: Registry kind (``"encoders"``...).
+        name: Registered name.
+        kwargs: The factory's keyword arguments.
+        expected: The type the factory must return.
+        requirement: The end of the error message when it does not (``"which does not implement ..."``).
+
+    Returns:
+        What the factory built.
+
+    Raises:
+        UnknownNameError: Unknown name.
+        ConfigError: Arguments the factory does not accept.
+        PluginError: The factory built something else.
+    """
     reg = get_registry(kind)
     factory = reg.get(name)
     what = f"{'architecture' if kind == 'architectures' else kind[:-1]} {name!r}"
@@ -62,36 +78,6 @@ def _build(kind: str, name: str, kwargs: dict[str, Any], expected: type[T], requ
     if not isinstance(built, expected):
         raise PluginError(f"{what} ({reg.source(name).describe()}) built a {type(built).__name__}, {requirement}")
     return built
-
-
-def create_model(arch: str, /, **kwargs: Any) -> SegmentationModel:
-    """Build a segmentation model by architecture name (case-insensitive).
-
-    Args:
-        arch: Registered architecture (``"unet"``, ``"fpn"``...; see `list_architectures`).
-        **kwargs: Constructor arguments (``encoder_name``, ``classes``...).
-
-    Returns:
-        A `SegmentationModel`.
-
-    Raises:
-        UnknownNameError: Unknown architecture (with close matches and the package to install).
-        ConfigError: Unknown or invalid arguments.
-        PluginError: The registered factory did not build a `SegmentationModel`.
-
-    Example:
-        >>> import seg_core
-        >>> model = seg_core.create_model("unet", encoder_name="basic_cnn", classes=3)  # doctest: +SKIP
-    """
-    from seg_core.model import SegmentationModel
-
-    return _build(
-        "architectures",
-        arch,
-        kwargs,
-        SegmentationModel,
-        "not a seg_core.SegmentationModel; architectures must subclass SegmentationModel",
-    )
 
 
 def create_encoder(name: str, /, **kwargs: Any) -> EncoderMixin:
@@ -117,7 +103,7 @@ def create_encoder(name: str, /, **kwargs: Any) -> EncoderMixin:
     """
     from seg_core.encoder import EncoderMixin
 
-    encoder = _build("encoders", name, kwargs, EncoderMixin, "which does not implement seg_core.EncoderMixin")
+    encoder = create_checked("encoders", name, kwargs, EncoderMixin, "which does not implement seg_core.EncoderMixin")
     encoder.registry_name = name
     encoder.registry_source = get_registry("encoders").source(name)
     encoder.validate_encoder()

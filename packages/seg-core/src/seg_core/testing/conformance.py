@@ -283,11 +283,9 @@ def check_architecture(
     Raises:
         ConformanceError: The first broken rule, explained.
     """
-    from seg_core.checkpoint import from_pretrained
+    from seg_core.architectures import create_model, from_pretrained
 
     if isinstance(arch, str):
-        from seg_core.components import create_model
-
         name = arch
 
         def factory(**kw: Any) -> Any:
