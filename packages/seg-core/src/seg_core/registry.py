@@ -312,8 +312,8 @@ class Registry:
 
         Example:
             >>> from seg_core import get_registry
-            >>> [e.name for e in get_registry("encoders").entries()][:1]
-            ['basic_cnn']
+            >>> "basic_cnn" in [e.name for e in get_registry("encoders").entries()]
+            True
         """
         return sorted(self._entries.values(), key=lambda e: e.name)
 
