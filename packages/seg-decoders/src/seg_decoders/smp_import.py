@@ -19,12 +19,14 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
+import logging
 import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from seg_core.checkpoint import LoadReport
 from seg_core.errors import CheckpointError, ConfigError
 from seg_core.spec import load_catalog
 
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from seg_core.model import SegmentationModel
 
 __all__ = ["SMP_NATIVE_ENCODERS", "from_smp", "smp_encoder_to_seg"]
+
+_logger = logging.getLogger(__name__)
 
 #: The architectures' declarations (registry name -> registry info), from the generated catalog.
 _CATALOG = load_catalog("seg_decoders")
@@ -68,7 +72,7 @@ _ALIASES: dict[str, str] = {
     "upscale_mode": "decoder_interpolation",
 }
 
-#: smp modules that exist but never run (seg does not build them): dropped on import
+#: smp decoder modules that exist but never run (seg does not build them): dropped on import and reported
 _UNUSED_SMP_KEYS = re.compile(r"^decoder\.blocks\.[^.]+\.attention1\.")
 
 #: seg-encoders-timm's own encoder options: smp's timm keyword arguments must not use these names
@@ -283,10 +287,63 @@ def _encoder_prefix(seg_keys: list[str], suffixes: list[str]) -> str:
     return "encoder."
 
 
+class _DeeperStages:
+    """The backbone modules deeper than the encoder's deepest used map, which seg does not build.
+
+    smp builds its whole encoder whatever ``encoder_depth`` is: its native ResNets keep
+    ``layer3``/``layer4`` at depth 2, and timm's EfficientNet/MobileNet feature models keep
+    every ``blocks.N``. Their outputs never reach the decoder. seg builds the backbone only
+    up to the deepest map it uses. Module paths are relative to the backbone model (the
+    keys after smp's ``encoder.`` or ``encoder.model.``), as the encoder's `features_info`
+    names them.
+
+    A path is deeper when it is a feature module after the deepest used one (``layer3``,
+    ``blocks.6``), or a child of the same ``nn.Sequential`` between the deepest used one
+    and the last feature module (``blocks.3`` and ``blocks.5`` for EfficientNet-B0 at
+    depth 3, whose maps come from ``blocks.0/1/2/4/6``). Nothing else is.
+    """
+
+    def __init__(self, encoder: Any) -> None:
+        rows = [r for r in getattr(encoder, "features_info", ()) if r.index is not None]
+        used = [r.index for r in rows if r.selected]
+        self.names: set[str] = set()
+        self.between: tuple[str, int, int] | None = None
+        if not used or any(not r.module for r in rows):
+            return  # unknown layout: nothing is deeper, every unexpected key stays an error
+        last = max(used)
+        for row in rows:
+            if row.index > last:
+                self.names.add(row.module)
+                self.names.add(row.module.replace(".", "_"))  # timm's flattened FeatureListNet names
+        parent, _, child = next(r.module for r in rows if r.index == last).rpartition(".")
+        if parent and child.isdigit():
+            siblings = [r.module[len(parent) + 1 :] for r in rows if r.module.startswith(parent + ".")]
+            self.between = (parent, int(child), max(int(i) for i in siblings if i.isdigit()))
+
+    def stage_of(self, suffix: str) -> str | None:
+        """The deeper stage holding the backbone key ``suffix``, or None."""
+        for name in self.names:
+            if suffix.startswith(name + "."):
+                return name
+        if self.between is not None:
+            parent, last, end = self.between
+            if suffix.startswith(parent + "."):
+                child = suffix[len(parent) + 1 :].split(".", 1)[0]
+                if child.isdigit() and last < int(child) <= end:
+                    return f"{parent}.{child}"
+        return None
+
+
 def _convert_state(
-    state: Mapping[str, Any], seg_state: Mapping[str, Any], native: bool
+    state: Mapping[str, Any], seg_state: Mapping[str, Any], native: bool, encoder: Any
 ) -> tuple[dict[str, Any], list[str]]:
-    """Rename smp keys to seg's layout; return the new state and encoder keys dropped as unused."""
+    """Rename smp keys to seg's layout; return the new state and the smp keys dropped as unused.
+
+    Only two kinds of keys are dropped, both for modules smp builds but never runs: keys of
+    encoder stages deeper than the deepest map the encoder uses (`_DeeperStages`), when seg
+    builds nothing under that stage, and the ``attention1`` of smp's last Unet block. Every
+    other key is kept, so that `_check_and_load` reports it if it does not fit.
+    """
     smp_prefix = "encoder." if native else "encoder.model."
     suffixes = [k[len(smp_prefix) :] for k in state if k.startswith(smp_prefix)]
     if not suffixes:
@@ -296,7 +353,8 @@ def _convert_state(
         )
     seg_keys = list(seg_state)
     prefix = _encoder_prefix(seg_keys, suffixes)
-    seg_modules = {k[len(prefix) :].split(".", 1)[0] for k in seg_keys if k.startswith(prefix)}
+    deeper = _DeeperStages(encoder)
+    built: dict[str, bool] = {}
     out: dict[str, Any] = {}
     dropped: list[str] = []
     for key, value in state.items():
@@ -308,11 +366,15 @@ def _convert_state(
             continue
         suffix = key[len(smp_prefix) :]
         new_key = prefix + suffix
-        if new_key not in seg_state and suffix.split(".", 1)[0] not in seg_modules:
-            dropped.append(key)  # a stage beyond encoder_depth: smp keeps it, it never trains
-            continue
+        stage = None if new_key in seg_state else deeper.stage_of(suffix)
+        if stage is not None:
+            if stage not in built:
+                built[stage] = any(k.startswith(prefix + stage + ".") for k in seg_keys)
+            if not built[stage]:
+                dropped.append(key)  # a stage beyond encoder_depth: smp keeps it, it never runs
+                continue
         out[new_key] = value
-    return out, dropped
+    return out, sorted(dropped)
 
 
 def _check_and_load(model: nn.Module, state: dict[str, Any], source: str) -> None:
@@ -371,11 +433,16 @@ def from_smp(
 
     Returns:
         A seg-decoders model in eval mode whose outputs match smp's for the same weights.
+        Its ``load_report`` (a `seg_core.checkpoint.LoadReport`) lists in ``unexpected``
+        the checkpoint keys dropped because smp builds their modules but never runs them:
+        encoder stages deeper than ``encoder_depth`` (seg does not build them) and the
+        last Unet block's ``attention1``. It is empty when every key was loaded.
 
     Raises:
         ConfigError: Unknown architecture, unsupported encoder (the message lists the
             supported ones), or seg-encoders-timm not installed.
-        CheckpointError: Unreadable weights, or keys/shapes that do not fit the arguments.
+        CheckpointError: Unreadable weights, or keys/shapes that do not fit the arguments
+            (any key other than the dropped ones above that seg's model lacks is an error).
 
     Example:
         >>> import seg_decoders
@@ -417,6 +484,12 @@ def from_smp(
     if native:
         _match_smp_dilation(model.encoder, model.config["encoder_output_stride"])
     _use_smp_pab_layout(model)  # a no-op unless the model has MAnet's position attention block
-    converted, _dropped = _convert_state(state, model.state_dict(), native)
+    converted, dropped = _convert_state(state, model.state_dict(), native, model.encoder)
     _check_and_load(model, converted, where)
+    if dropped:
+        _logger.info(
+            "from_smp: dropped %d key(s) of modules smp builds but never runs (listed in model.load_report.unexpected)",
+            len(dropped),
+        )
+    model.load_report = LoadReport(unexpected=dropped)
     return model.eval()
