@@ -8,9 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from seg_core.errors import ConfigError
+from seg_core.errors import ConfigError, PluginError
 
-__all__ = ["Command", "CommandRegistrar"]
+__all__ = ["BUILTIN_COMMANDS", "Command", "CommandRegistrar", "command_problem"]
+
+#: The subcommands of ``seg`` itself; a plugin command with one of these names is skipped.
+BUILTIN_COMMANDS: frozenset[str] = frozenset({"plugins", "list", "info"})
 
 SetupFn = Callable[[argparse.ArgumentParser], None]
 RunFn = Callable[[argparse.Namespace], int]
@@ -23,7 +26,37 @@ def _resolve(target: Callable[..., Any] | str) -> Callable[..., Any]:
     obj: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         obj = getattr(obj, part)
+    if not callable(obj):
+        raise TypeError(f"{target!r} is not callable")
     return obj
+
+
+def _is_target(value: object) -> bool:
+    if isinstance(value, str):
+        module_name, sep, attr = value.partition(":")
+        return bool(sep and module_name and attr)
+    return callable(value)
+
+
+def command_problem(command: Command) -> str | None:
+    """Say why ``command`` cannot be added to the ``seg`` parser, or return None if it can.
+
+    Checks what can be checked without importing anything: the name (not empty, no
+    spaces, no leading ``-``, not a built-in subcommand), the help text and the shape
+    of the ``setup`` and ``run`` targets.
+    """
+    name = command.name
+    if not isinstance(name, str) or not name or name != name.strip() or " " in name or name.startswith("-"):
+        return f"{name!r} is not a valid subcommand name"
+    if name in BUILTIN_COMMANDS:
+        return f"{name!r} is a built-in seg subcommand"
+    if not isinstance(command.help, str):
+        return f"its help must be a string, got {command.help!r}"
+    if not _is_target(command.run):
+        return f"run must be a callable or a 'package.module:attr' string, got {command.run!r}"
+    if command.setup is not None and not _is_target(command.setup):
+        return f"setup must be a callable or a 'package.module:attr' string, got {command.setup!r}"
+    return None
 
 
 @dataclass
@@ -42,8 +75,20 @@ class Command:
             _resolve(self.setup)(parser)
 
     def execute(self, args: argparse.Namespace) -> int:
-        """Run the command; returns the exit code."""
-        return int(_resolve(self.run)(args) or 0)
+        """Run the command; returns the exit code.
+
+        Raises:
+            PluginError: The lazy ``run`` target cannot be imported.
+        """
+        try:
+            run = _resolve(self.run)
+        except (ImportError, AttributeError, TypeError) as exc:
+            raise PluginError(
+                f"seg subcommand {self.name!r} from {self.plugin} cannot run: {self.run!r} "
+                f"cannot be imported: {type(exc).__name__}: {exc}"
+            ) from exc
+        result = run(args)
+        return result if isinstance(result, int) else 0 if result is None else 1
 
 
 class CommandRegistrar:

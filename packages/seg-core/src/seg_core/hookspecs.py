@@ -19,9 +19,10 @@ Contract for every ``seg_register_*`` hook:
   torchvision. Register lazy ``"module:attr"`` targets; the heavy import
   happens when a name is created.
 * ``registry`` is a `Registrar` bound to your plugin.
-  What you add is committed when the hook returns; if the hook raises, nothing
-  of it is kept and the plugin is reported as broken and skipped (unless
-  ``SEG_STRICT_PLUGINS=1``).
+  What you add is committed when the hook returns, all of it or nothing: if the
+  hook raises, or a registration cannot be committed (the same name twice), none
+  of the plugin's names are kept and the plugin is reported as broken and skipped
+  (unless ``SEG_STRICT_PLUGINS=1``).
 * Names are matched case-insensitively. Registering a name another
   distribution already provides loses (first in sorted distribution order
   wins, with a `SegPluginWarning`) unless you pass
@@ -120,4 +121,9 @@ def seg_cli_commands(commands: CommandRegistrar) -> None:
     ``commands.add(name, help=..., setup="pkg.cli:setup", run="pkg.cli:run")``:
     ``setup(parser)`` adds arguments, ``run(args) -> int`` executes. Both may be
     lazy strings so that ``seg --help`` imports nothing heavy.
+
+    A command named like a built-in one (``plugins``, ``list``, ``info``) or one
+    already defined, and a command whose ``setup`` cannot be imported or raises, is
+    skipped with a `SegPluginWarning` (listed in ``seg plugins``); the plugin's other
+    commands and names are kept.
     """

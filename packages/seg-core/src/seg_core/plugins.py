@@ -11,6 +11,13 @@ Environment variables:
 * ``SEG_DISABLED_PLUGINS=a,b``: skip plugins by entry-point or distribution name.
 * ``SEG_STRICT_PLUGINS=1``: a broken plugin or a name conflict raises
   `PluginError` instead of a warning.
+
+Failures are isolated per plugin: a plugin that fails to import, raises in a hook
+or whose registrations cannot be committed is reported (`SegPluginWarning`,
+``status="failed"`` in ``seg plugins``) and nothing it registered is kept; the
+other plugins load as usual. A plugin subcommand that cannot be added to ``seg``
+is skipped and listed in its plugin's ``problems``. In strict mode the first
+failure raises, and so does every later registry access of the same manager.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import re
 import threading
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -28,9 +35,9 @@ from typing import Any
 import pluggy
 
 from seg_core import hookspecs
-from seg_core.cli_commands import Command, CommandRegistrar
+from seg_core.cli_commands import Command, CommandRegistrar, command_problem
 from seg_core.errors import PluginError, SegPluginWarning
-from seg_core.registry import BUILTIN_KINDS, Registrar, Registries, Registry, Source, hook_name
+from seg_core.registry import BUILTIN_KINDS, Registrar, Registries, Registry, Source, commit_all, hook_name
 from seg_core.suggest import install_hint
 
 __all__ = [
@@ -62,6 +69,13 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _read_text(dist: metadata.Distribution, filename: str) -> str | None:
+    try:
+        return dist.read_text(filename)
+    except Exception:
+        return None
+
+
 def _disabled_names() -> set[str]:
     raw = os.environ.get("SEG_DISABLED_PLUGINS", "")
     return {_normalize(part.strip()) for part in raw.split(",") if part.strip()}
@@ -79,6 +93,8 @@ class PluginInfo:
         status: ``"loaded"``, ``"failed"`` or ``"disabled"``.
         error: The error for a failed plugin.
         builtin: True for seg's own distributions.
+        problems: What went wrong without failing the whole plugin (a subcommand
+            that was skipped, with the reason).
     """
 
     name: str
@@ -88,6 +104,12 @@ class PluginInfo:
     status: str = "pending"
     error: str | None = None
     builtin: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """``"distribution version (plugin 'name')"`` for messages."""
+        return f"{self.distribution} {self.version} (plugin {self.name!r})"
 
     @property
     def source(self) -> Source:
@@ -95,8 +117,16 @@ class PluginInfo:
         return Source(self.name, self.distribution, self.version, self.builtin)
 
 
+class _ConflictError(PluginError):
+    """A name conflict in strict mode: raised as is, not reported as a broken plugin."""
+
+
 class PluginManager:
     """One typed facade over pluggy's plugin manager and the registries.
+
+    Loading is all-or-nothing per plugin: a plugin that fails at any stage is
+    reported and skipped with nothing of it kept. In strict mode the failure raises
+    `PluginError`, and every later call that needs the plugins raises the same error.
 
     Args:
         group: Entry-point group to discover.
@@ -106,23 +136,31 @@ class PluginManager:
     def __init__(self, group: str = ENTRY_POINT_GROUP, *, strict: bool | None = None) -> None:
         self.group = group
         self.strict = _env_flag("SEG_STRICT_PLUGINS") if strict is None else strict
+        self._lock = threading.RLock()
+        self._setup()
+
+    def _setup(self) -> None:
+        """(Re)create the empty state: nothing discovered, nothing registered."""
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.registries = Registries(on_conflict=self._conflict, missing_hint=self._install_hint)
         self.commands = CommandRegistrar()
         self._plugins: list[PluginInfo] = []
-        self._loaded = False
-        self._lock = threading.RLock()
+        self._modules: dict[tuple[str, str], object] = {}  # (distribution, name) -> hook module
+        self._command_owners: dict[str, PluginInfo] = {}
+        self._state = "new"  # "new", "loading" (in this thread: a plugin reads a registry), "done"
+        self._error: Exception | None = None
 
     # -- reporting -----------------------------------------------------------
     def _conflict(self, message: str) -> None:
         if self.strict:
-            raise PluginError(message)
+            raise _ConflictError(message)
         warnings.warn(message, SegPluginWarning, stacklevel=4)
 
-    def _broken(self, info: PluginInfo, stage: str, exc: BaseException) -> None:
+    def _broken(self, info: PluginInfo, stage: str, exc: BaseException | None) -> None:
         info.status = "failed"
-        info.error = f"{type(exc).__name__}: {exc}"
+        if exc is not None:
+            info.error = f"{type(exc).__name__}: {exc}"
         head = f"seg plugin {info.name!r} from {info.distribution} {info.version} failed while {stage}"
         remedy = f"Disable it with SEG_DISABLED_PLUGINS={info.name} (or `pip uninstall {info.distribution}`)"
         if self.strict:
@@ -137,25 +175,42 @@ class PluginManager:
         Returns:
             One record per plugin in load order: first-party distributions in
             dependency order, then third parties sorted by distribution and name.
+            A distribution whose entry points cannot be read at all gets one
+            record with ``status="failed"``.
         """
-        seen: set[tuple[str, str]] = set()
+        seen: set[str] = set()
         found: list[PluginInfo] = []
-        for ep in metadata.entry_points(group=self.group):
-            dist = ep.dist
-            dist_name = _normalize(dist.metadata["Name"]) if dist is not None else "<unknown>"
-            version = dist.version if dist is not None else "?"
-            if (dist_name, ep.name) in seen:  # the same distribution seen twice on sys.path
+        for dist in metadata.distributions():
+            text = _read_text(dist, "entry_points.txt")
+            if not text or self.group not in text:  # cheap: most distributions declare no seg plugin
                 continue
-            seen.add((dist_name, ep.name))
-            found.append(
-                PluginInfo(
-                    name=ep.name,
-                    distribution=dist_name,
-                    version=version,
-                    module=ep.value,
-                    builtin=dist_name in FIRST_PARTY,
+            try:
+                dist_name = _normalize(dist.metadata["Name"] or "") or "<unknown>"
+                version = dist.version or "?"
+            except Exception:  # unreadable metadata
+                dist_name, version = "<unknown>", "?"
+            if dist_name in seen:  # the same distribution seen twice on sys.path: the first wins
+                continue
+            seen.add(dist_name)
+            try:
+                eps = [ep for ep in dist.entry_points if ep.group == self.group]
+            except Exception as exc:  # a malformed entry_points.txt must not hide every other plugin
+                broken = PluginInfo(dist_name, dist_name, version, "?", builtin=dist_name in FIRST_PARTY)
+                broken.status, broken.error = "failed", f"{type(exc).__name__}: {exc}"
+                found.append(broken)
+                continue
+            for ep in eps:
+                if any(p.distribution == dist_name and p.name == ep.name for p in found):
+                    continue
+                found.append(
+                    PluginInfo(
+                        name=ep.name,
+                        distribution=dist_name,
+                        version=version,
+                        module=ep.value,
+                        builtin=dist_name in FIRST_PARTY,
+                    )
                 )
-            )
 
         def order(info: PluginInfo) -> tuple[int, int, str, str]:
             rank = FIRST_PARTY.index(info.distribution) if info.builtin else len(FIRST_PARTY)
@@ -164,22 +219,56 @@ class PluginManager:
         return sorted(found, key=order)
 
     def load(self) -> None:
-        """Discover, import and register all plugins once (thread-safe, idempotent)."""
-        if self._loaded:
+        """Discover, import and register all plugins once (thread-safe, idempotent).
+
+        Raises:
+            PluginError: Strict mode only: a plugin is broken or loses a name
+                conflict. Every later call raises the same error.
+        """
+        if self._state == "done":
+            self._raise_if_failed()
             return
         with self._lock:
-            if self._loaded:
+            if self._state == "done":
+                self._raise_if_failed()
                 return
-            self._loaded = True  # set first: a plugin that reads a registry must not recurse
-            disabled = _disabled_names()
-            for info in self.discover():
-                self._plugins.append(info)
-                if _normalize(info.name) in disabled or info.distribution in disabled:
-                    info.status = "disabled"
-                    self.pm.set_blocked(info.name)
-                    continue
-                self._load_one(info)
-            self._register_all()
+            if self._state == "loading":  # a plugin reads a registry while registering: no recursion
+                return
+            self._state = "loading"
+            try:
+                self._load_all()
+            except Exception as exc:
+                self._error = exc  # remembered: the registries are incomplete, never pretend otherwise
+                self._state = "done"
+                raise
+            except BaseException:  # interrupted (KeyboardInterrupt): start over on the next call
+                self._setup()
+                raise
+            self._state = "done"
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error.with_traceback(None)
+
+    def _load_all(self) -> None:
+        disabled = _disabled_names()
+        for info in self.discover():
+            self._plugins.append(info)
+            if _normalize(info.name) in disabled or info.distribution in disabled:
+                info.status = "disabled"
+                self.pm.set_blocked(self._pm_name(info))
+                continue
+            if info.status == "failed":  # found broken by discover()
+                self._broken(info, "reading its entry points", None)
+                continue
+            self._load_one(info)
+        self._register_all()
+
+    def _pm_name(self, info: PluginInfo) -> str:
+        """The pluggy name of a plugin: its entry-point name, qualified if another plugin has it."""
+        if self.pm.has_plugin(info.name) or self.pm.is_blocked(info.name):
+            return f"{info.distribution}:{info.name}"
+        return info.name
 
     def _load_one(self, info: PluginInfo) -> None:
         ep = metadata.EntryPoint(name=info.name, value=info.module, group=self.group)
@@ -191,7 +280,7 @@ class PluginManager:
             self._broken(info, "importing", exc)
             return
         try:
-            self.pm.register(module, name=info.name)
+            self.pm.register(module, name=self._pm_name(info))
             self.pm.check_pending()
             self._call(module, "seg_add_hookspecs", pluginmanager=self.pm)
         except Exception as exc:
@@ -199,7 +288,11 @@ class PluginManager:
                 self.pm.unregister(module)
             self._broken(info, "registering its hooks", exc)
             return
+        self._modules[(info.distribution, info.name)] = module
         info.status = "loaded"
+
+    def _module(self, info: PluginInfo) -> object:
+        return self._modules[(info.distribution, info.name)]
 
     def _call(self, module: ModuleType | object, hook: str, **kwargs: Any) -> None:
         """Call one plugin's implementation of ``hook`` through pluggy.
@@ -211,55 +304,75 @@ class PluginManager:
         self.pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
 
     def _register_all(self) -> None:
-        loaded = [(info, self.pm.get_plugin(info.name)) for info in self._plugins if info.status == "loaded"]
         # New kinds first, so every plugin can register into them.
-        for info, module in loaded:
-            self._guard(
+        for info in [p for p in self._plugins if p.status == "loaded"]:
+            module = self._module(info)
+            kinds = self.registries.kinds()
+            if not self._guard(
                 info,
                 "adding registry kinds",
                 lambda module=module: self._call(module, "seg_register", registries=self.registries),
-            )
-        for info, module in loaded:
-            if info.status != "loaded":
-                continue
-            registrars: list[Registrar] = []
-            commands = CommandRegistrar(plugin=f"{info.distribution} ({info.name})")
+            ):
+                self.registries._keep_kinds(kinds)  # nothing of a failed plugin is kept
+        for info in self._plugins:
+            if info.status == "loaded":
+                self._register_one(info)
 
-            def run(
-                info: PluginInfo = info,
-                module: Any = module,
-                registrars: list[Registrar] = registrars,
-                commands: CommandRegistrar = commands,
-            ) -> None:
-                for kind in self.registries.kinds():
-                    reg = Registrar(self.registries[kind], info.source)
-                    registrars.append(reg)
-                    if kind in BUILTIN_KINDS:
-                        self._call(module, hook_name(kind), registry=reg)
-                    self._call(module, "seg_register_kind", kind=kind, registry=reg)
-                self._call(module, "seg_cli_commands", commands=commands)
+    def _register_one(self, info: PluginInfo) -> None:
+        """Run one plugin's registration hooks, then commit everything it staged, or nothing."""
+        module = self._module(info)
+        registrars: list[Registrar] = []
+        commands = CommandRegistrar(plugin=info.label)
 
-            if not self._guard(info, "registering names", run):
-                continue
-            for reg in registrars:
-                reg.commit()
-            for name, command in commands.commands.items():
-                if name in self.commands.commands:
-                    self._conflict(
-                        f"seg subcommand {name!r} is defined by both {self.commands.commands[name].plugin} "
-                        f"and {command.plugin}; using the first"
-                    )
-                    continue
-                self.commands.commands[name] = command
+        def run() -> None:
+            for kind in self.registries.kinds():
+                reg = Registrar(self.registries[kind], info.source)
+                registrars.append(reg)
+                if kind in BUILTIN_KINDS:
+                    self._call(module, hook_name(kind), registry=reg)
+                self._call(module, "seg_register_kind", kind=kind, registry=reg)
+            self._call(module, "seg_cli_commands", commands=commands)
+
+        if not self._guard(info, "registering names", run):
+            return
+        if not self._guard(info, "committing its names", lambda: commit_all(registrars)):
+            return
+        for command in commands.commands.values():
+            self._add_command(info, command)
+
+    def _add_command(self, info: PluginInfo, command: Command) -> None:
+        problem = command_problem(command)
+        if problem is None and command.name in self.commands.commands:
+            problem = f"it is already defined by {self.commands.commands[command.name].plugin}"
+        if problem is not None:
+            self._skip_command(info, command.name, problem)
+            return
+        self.commands.commands[command.name] = command
+        self._command_owners[command.name] = info
+
+    def _skip_command(self, info: PluginInfo, name: object, reason: str) -> None:
+        problem = f"subcommand {name!r} skipped: {reason}"
+        if problem not in info.problems:
+            info.problems.append(problem)
+        message = f"seg subcommand {name!r} from {info.label} was skipped: {reason}"
+        if self.strict:
+            raise _ConflictError(f"{message}; SEG_STRICT_PLUGINS=1 makes this an error")
+        warnings.warn(
+            f"{message}; disable the plugin with SEG_DISABLED_PLUGINS={info.name} to silence this",
+            SegPluginWarning,
+            stacklevel=5,
+        )
 
     def _guard(self, info: PluginInfo, stage: str, fn: Any) -> bool:
         try:
             fn()
-        except PluginError:
+        except _ConflictError:
             raise
-        except Exception as exc:
-            module = self.pm.get_plugin(info.name)
-            if module is not None:
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            module = self._modules.get((info.distribution, info.name))
+            if module is not None and self.pm.is_registered(module):
                 self.pm.unregister(module)
             self._broken(info, stage, exc)
             return False
@@ -281,9 +394,35 @@ class PluginManager:
         return list(self._plugins)
 
     def cli_commands(self) -> dict[str, Command]:
-        """Return the subcommands contributed by plugins."""
+        """Return the subcommands contributed by plugins (those skipped are not included)."""
         self.load()
         return dict(self.commands.commands)
+
+    def command_failed(self, name: str, stage: str, exc: BaseException) -> None:
+        """Report a plugin subcommand that cannot be used and drop it (the ``seg`` CLI calls this).
+
+        The command is listed in its plugin's ``problems`` and a `SegPluginWarning`
+        is issued; other commands are unaffected.
+
+        Args:
+            name: The subcommand.
+            stage: What failed, e.g. ``"setting up its arguments"``.
+            exc: The error.
+
+        Raises:
+            PluginError: In strict mode (the command is kept, so every call raises).
+        """
+        owner = self._command_owners.get(name)
+        reason = f"{stage} failed: {type(exc).__name__}: {exc}"
+        if owner is None:  # registered at run time: not a plugin's problem
+            raise PluginError(f"seg subcommand {name!r}: {reason}") from exc
+        if not self.strict:
+            self.commands.commands.pop(name, None)
+            self._command_owners.pop(name, None)
+        try:
+            self._skip_command(owner, name, reason)
+        except _ConflictError as err:
+            raise PluginError(str(err)) from exc
 
     @property
     def hook(self) -> Any:

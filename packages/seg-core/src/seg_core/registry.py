@@ -21,7 +21,7 @@ import fnmatch
 import functools
 import importlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,6 +36,7 @@ __all__ = [
     "Registries",
     "Registry",
     "Source",
+    "commit_all",
     "hook_name",
 ]
 
@@ -167,6 +168,9 @@ class _ProviderSlot:
     source: Source
 
 
+_State = tuple[dict[str, Entry], dict[str, str], list[_ProviderSlot]]
+
+
 def _key(name: str) -> str:
     return name.lower()
 
@@ -264,6 +268,13 @@ class Registry:
             "first in sorted distribution order). The plugin that means to replace it "
             "must pass override=True, or disable one with SEG_DISABLED_PLUGINS."
         )
+
+    def _snapshot(self) -> _State:
+        return dict(self._entries), dict(self._aliases), list(self._providers)
+
+    def _restore(self, state: _State) -> None:
+        entries, aliases, providers = state
+        self._entries, self._aliases, self._providers = dict(entries), dict(aliases), list(providers)
 
     def _commit_aliases(self, entry: Entry) -> None:
         for alias in entry.info.get("aliases", ()):
@@ -491,14 +502,41 @@ class Registrar:
     def commit(self) -> None:
         """Commit the staged registrations (the plugin manager calls this when the hook returned).
 
-        Committing twice is harmless: the staged list is emptied.
+        All or nothing: if one registration fails (a name registered twice, an invalid
+        provider, a conflict in strict mode), the registry is left as it was and the error
+        propagates. Committing twice is harmless: the staged list is emptied.
         """
+        commit_all([self])
+
+    def _apply(self) -> None:
         for what, obj, override in self._staged:
             if what == "entry":
                 self._registry._commit(obj, override=override)
             else:
                 self._registry._commit_provider(obj, self._source)
-        self._staged.clear()
+
+
+def commit_all(registrars: Iterable[Registrar]) -> None:
+    """Commit several registrars as one transaction (one plugin's registrations of every kind).
+
+    Either every staged registration is kept, or, when one raises, every registry
+    touched is restored to what it held before and the error propagates.
+
+    Args:
+        registrars: The registrars to commit, in order.
+    """
+    registrars = list(registrars)
+    registries = list({id(r._registry): r._registry for r in registrars}.values())
+    saved = [registry._snapshot() for registry in registries]
+    try:
+        for registrar in registrars:
+            registrar._apply()
+    except BaseException:
+        for registry, state in zip(registries, saved):
+            registry._restore(state)
+        raise
+    for registrar in registrars:
+        registrar._staged.clear()
 
 
 class Registries:
@@ -533,3 +571,8 @@ class Registries:
     def kinds(self) -> list[str]:
         """Return the known kinds, built-in ones first."""
         return list(self._by_kind)
+
+    def _keep_kinds(self, kinds: Iterable[str]) -> None:
+        """Forget the kinds not in ``kinds`` (those added by a plugin that then failed)."""
+        keep = set(kinds)
+        self._by_kind = {kind: registry for kind, registry in self._by_kind.items() if kind in keep}
