@@ -240,3 +240,31 @@ def test_folder_palette_masks_give_indices_not_colors(tmp_path: Path) -> None:
         write_mask(root / "masks" / f"{s}.png", raw_mask([2, 0, 1, 255]), palette=True)
     ds = create_dataset("folder", root=root, num_classes=3)
     assert _check_sample(ds)[1].flatten()[:4].tolist() == [2, 0, 1, 255]
+
+
+def test_root_requirement_comes_from_the_factory_signature(tmp_path: Path) -> None:
+    from seg_core.errors import ConfigError
+    from seg_core.plugins import get_registry
+
+    made: list[object] = []
+
+    def generated(root=None, split="train", transforms=None, **options):
+        made.append(root)
+        return create_dataset("synthetic", num_samples=1, size=8)
+
+    def files(root, split="train", transforms=None):
+        made.append(root)
+        return create_dataset("synthetic", num_samples=1, size=8)
+
+    registry = get_registry("datasets")
+    registry.add("toy_generated", generated)
+    registry.add("toy_files", files)
+    try:
+        assert len(create_dataset("toy_generated")) == 1
+        with pytest.raises(ConfigError, match=r"create_dataset\('toy_files'\): root=... is required"):
+            create_dataset("toy_files")
+        create_dataset("toy_files", root=tmp_path)
+        assert made == [None, tmp_path]
+    finally:
+        registry.remove("toy_generated")
+        registry.remove("toy_files")

@@ -4,18 +4,12 @@ import numpy as np
 import pytest
 
 from seg_core.errors import ConfigError
+from seg_data.datasets.cityscapes import cityscapes_lut
+from seg_data.datasets.coco_stuff import coco_stuff_lut
+from seg_data.datasets.mapillary import mapillary_metadata
 from seg_data.errors import DatasetError
-from seg_data.labels import (
-    apply_lut,
-    build_lut,
-    check_labels,
-    cityscapes_lut,
-    coco_stuff_lut,
-    palette_decode,
-    palette_encode,
-    reduce_zero_label,
-)
-from seg_data.metadata import DatasetMetadata, default_palette, list_metadata, mapillary_metadata, resolve_metadata
+from seg_data.labels import apply_lut, build_lut, check_labels, palette_decode, palette_encode, reduce_zero_label
+from seg_data.metadata import DatasetMetadata, default_palette, list_metadata, register_metadata, resolve_metadata
 
 
 def test_metadata_defaults_and_validation() -> None:
@@ -133,3 +127,44 @@ def test_register_metadata() -> None:
             md.register_metadata("my_data_for_test", meta)
     finally:
         md._BUILDERS.pop("my_data_for_test")
+
+
+def test_resolve_metadata_reads_the_registry_entry() -> None:
+    from seg_core.errors import PluginError
+    from seg_core.plugins import get_registry
+
+    registry = get_registry("datasets")
+    for name in (
+        "cityscapes",
+        "ade20k",
+        "voc",
+        "sbd",
+        "coco_stuff",
+        "bdd100k",
+        "mapillary",
+        "lip",
+        "folder",
+        "synthetic",
+    ):
+        info = registry.info(name)
+        assert info["metadata"] == f"seg_data.datasets.{name}:{name}_metadata"
+        assert info["target"].partition(":")[0] == info["metadata"].partition(":")[0]
+
+    def factory(root=None, split="train", transforms=None):
+        raise NotImplementedError
+
+    meta = DatasetMetadata("toy_registered", 2, ignore_index=9)
+    registry.add("toy_registered", factory, metadata=meta)
+    registry.add("toy_by_path", factory, metadata="seg_data.datasets.voc:voc_metadata")
+    registry.add("toy_broken", factory, metadata="seg_data.datasets.nope:builder")
+    try:
+        assert resolve_metadata("TOY_REGISTERED", root="ignored") is meta
+        assert resolve_metadata("toy_by_path") == resolve_metadata("voc")
+        assert {"toy_registered", "toy_by_path"} <= set(list_metadata())
+        with pytest.raises(ConfigError, match="already registered"):
+            register_metadata("toy_registered", meta)
+        with pytest.raises(PluginError, match="seg_data.datasets.nope:builder"):
+            resolve_metadata("toy_broken")
+    finally:
+        for name in ("toy_registered", "toy_by_path", "toy_broken"):
+            registry.remove(name)

@@ -11,7 +11,7 @@ from torchvision.transforms import InterpolationMode
 
 from seg_core.errors import ConfigError
 from seg_data import Compose, SegmentationAugment, SegmentationTransform, augment_batch, create_dataset
-from seg_data.transforms import make_generator, seed_worker
+from seg_data.seeding import make_generator, seed_worker
 
 
 def _pair(h: int = 10, w: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,3 +146,75 @@ def test_full_augmentation_labels_stay_valid(seed: int, num_classes: int) -> Non
     assert x.shape == (3, 16, 16) and y.dtype == torch.int64
     valid = y[y != 255]
     assert valid.numel() == 0 or (int(valid.min()) >= 0 and int(valid.max()) < num_classes)
+
+
+# -- ignore_index comes from the dataset's metadata ------------------------------------------------------------
+def _pad_everything() -> Compose:
+    """An augmentation and a transform that both pad (crop larger than the image, rotation, pad_crop)."""
+    return Compose([SegmentationAugment(crop_size=14, rotation=30), SegmentationTransform((16, 16), mode="pad_crop")])
+
+
+def test_dataset_transforms_fill_with_the_metadata_ignore_index() -> None:
+    ds = create_dataset(
+        "synthetic", num_samples=2, size=8, num_classes=3, ignore_index=7, transforms=_pad_everything(), seed=0
+    )
+    _, y = ds[0]
+    values = set(y.unique().tolist())
+    assert 7 in values and 255 not in values and values <= {0, 1, 2, 7}
+    assert bool((y[14:] == 7).all()) and bool((y[:, 14:] == 7).all())  # pad_crop's border
+
+
+def test_folder_dataset_with_negative_ignore_index(make_folder) -> None:
+    root = make_folder({"num_classes": 3, "ignore_index": -100})
+    ds = create_dataset("folder", root=root, transforms=_pad_everything(), seed=1)
+    _, y = ds[0]
+    assert set(y.unique().tolist()) - {0, 1, 2} == {-100}
+
+
+def test_explicit_ignore_index_that_contradicts_the_dataset_is_an_error() -> None:
+    aug = SegmentationAugment(crop_size=12, ignore_index=255)
+    ds = create_dataset("synthetic", num_samples=1, size=8, num_classes=3, ignore_index=7, transforms=aug)
+    with pytest.raises(ConfigError, match=r"ignore_index=255 but dataset 'synthetic' has metadata ignore_index=7"):
+        ds[0]
+    same = SegmentationAugment(crop_size=12, ignore_index=7)
+    ds.transforms = same
+    assert int(ds[0][1].max()) == 7
+
+
+def test_standalone_transforms_default_to_255_and_follow_a_metadata_scope() -> None:
+    from seg_data.metadata import DatasetMetadata
+    from seg_data.transforms import DEFAULT_IGNORE_INDEX, metadata_scope
+
+    image, mask = _pair(4, 4)
+    aug = SegmentationAugment(crop_size=6)
+    assert DEFAULT_IGNORE_INDEX == 255 and int(aug(image, mask)[1].max()) == 255
+    with metadata_scope(DatasetMetadata("custom", 3, ignore_index=42)):
+        assert int(aug(image, mask)[1].max()) == 42
+        assert int(aug.batch(image[None], mask[None])[1].max()) == 42
+        assert int(SegmentationTransform((6, 6), mode="pad_crop")(image, mask)[1].max()) == 42
+    assert int(aug(image, mask)[1].max()) == 255
+
+
+# -- one conversion path ------------------------------------------------------------------------------------
+def test_transforms_receive_tv_tensors_and_the_dataset_returns_plain_tensors() -> None:
+    from torchvision import tv_tensors
+
+    seen: list[tuple[type, type, torch.dtype]] = []
+
+    def spy(image, mask):
+        seen.append((type(image), type(mask), image.dtype))
+        return image, mask
+
+    ds = create_dataset(
+        "synthetic", num_samples=1, size=8, transforms=Compose([spy, SegmentationAugment(hflip=1.0), spy])
+    )
+    x, y = ds[0]
+    assert seen == [(tv_tensors.Image, tv_tensors.Mask, torch.uint8)] * 2
+    assert type(x) is torch.Tensor and type(y) is torch.Tensor and x.dtype == torch.float32
+
+
+def test_uint8_is_scaled_to_float_in_one_place() -> None:
+    plain = create_dataset("synthetic", num_samples=2, size=16)
+    transformed = create_dataset("synthetic", num_samples=2, size=16, transforms=SegmentationTransform())
+    for i in range(2):
+        assert torch.equal(plain[i][0], transformed[i][0]) and torch.equal(plain[i][1], transformed[i][1])

@@ -45,7 +45,6 @@ class AugmentConfig:
     blur: float
     blur_kernel: int
     blur_sigma: tuple[float, float]
-    ignore_index: int
     mode: str  # grid_sample mode of the image: "bilinear", "nearest" or "bicubic"
 
 

@@ -1,19 +1,21 @@
-"""Decoding of image and mask files; every failure names the file."""
+"""Decoding of image and mask files to numpy arrays (the first stage of a sample); every failure names the file.
+
+No torch here: :func:`seg_data.convert.to_tensors` converts the decoded arrays once.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from seg_data.errors import DatasetError
 
 
-def read_image(path: Path) -> torch.Tensor:
-    """Decode an image file to a uint8 RGB tensor (3, H, W).
+def read_image(path: Path) -> NDArray[np.uint8]:
+    """Decode an image file to a uint8 RGB array (H, W, 3).
 
     Raises:
         DatasetError: Missing, corrupt or truncated file (names it).
@@ -24,7 +26,7 @@ def read_image(path: Path) -> torch.Tensor:
             arr = np.asarray(im.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DatasetError(f"cannot decode image {path}: {type(exc).__name__}: {exc}") from exc
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+    return arr
 
 
 def read_mask(path: Path) -> NDArray[np.integer]:

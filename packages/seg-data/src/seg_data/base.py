@@ -1,66 +1,106 @@
-"""The dataset base class shared by every layout: decode, map labels, check, transform."""
+"""The dataset base class shared by every layout: decode, convert once, augment and transform.
+
+A sample takes one path (see :mod:`seg_data.convert`):
+
+1. :meth:`SegmentationDataset.decode`: read the image and the mask file and map the raw mask values to class
+   indices (numpy; the label check runs here);
+2. :func:`~seg_data.convert.to_tensors`: the one conversion to ``tv_tensors.Image`` / ``tv_tensors.Mask``;
+3. the dataset's ``transforms`` (typically ``Compose([augment, transform])``), seeded per sample when ``seed``
+   is set and run inside :func:`~seg_data.transforms.metadata_scope`, so that their ``ignore_index`` default is
+   the dataset's;
+4. :func:`~seg_data.convert.finalize`: plain tensors, float image.
+
+Dataset modules configure the class instead of subclassing it: ``lut`` or ``mask_mapper`` for the label
+encoding, ``mask_reader`` for non-image mask files, ``generate`` for samples made in memory.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
-from torchvision import tv_tensors
 
 from seg_data._decode import read_image, read_mask
+from seg_data.convert import finalize, image_tensor, mask_tensor, to_tensors
 from seg_data.errors import DatasetError
 from seg_data.labels import apply_lut, check_labels
 from seg_data.metadata import DatasetMetadata
+from seg_data.seeding import sample_seed, seeded
+from seg_data.transforms import metadata_scope
 
-__all__ = ["Sample", "SegmentationDataset", "finalize"]
+__all__ = [
+    "DatasetOptions",
+    "Generate",
+    "MaskMapper",
+    "MaskReader",
+    "Sample",
+    "SegmentationDataset",
+    "Transform",
+]
 
+#: ``(stem, image path, mask path or None)``, paired by stem.
 Sample = tuple[str, Path, Path | None]
+#: ``(image, mask) -> (image, mask)``.
 Transform = Callable[[Any, Any], tuple[Any, Any]]
-
-_MIX = 0x9E3779B97F4A7C15
-
-
-def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """Deterministic 63-bit seed for one sample of one epoch (independent of worker count)."""
-    x = (seed * _MIX + epoch * 0xBF58476D1CE4E5B9 + index * 0x94D049BB133111EB) & ((1 << 64) - 1)
-    x ^= x >> 31
-    return x & ((1 << 63) - 1)
+#: Mask file -> stored values (before mapping).
+MaskReader = Callable[[Path], NDArray[np.integer]]
+#: ``(stored values, mask file) -> class indices``.
+MaskMapper = Callable[[NDArray[np.integer], Path], NDArray[np.int64]]
+#: Sample index -> decoded ``(image uint8 (H, W, C), mask int64 (H, W))``, for samples made in memory.
+Generate = Callable[[int], tuple[NDArray[np.uint8], NDArray[np.int64]]]
 
 
-def finalize(image: Any, mask: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return plain tensors: image float (C, H, W) (uint8 scaled to [0, 1]) and mask int64 (H, W)."""
-    img = torch.as_tensor(image).as_subclass(torch.Tensor)
-    if not img.is_floating_point():
-        img = img.to(torch.float32) / 255.0
-    msk = torch.as_tensor(mask).as_subclass(torch.Tensor)
-    if msk.ndim == 3 and msk.shape[0] == 1:
-        msk = msk[0]
-    return img, msk.to(torch.int64)
+class DatasetOptions(TypedDict, total=False):
+    """Options every built-in dataset factory passes on to :class:`SegmentationDataset` (``**options``).
+
+    Attributes:
+        seed: Per-sample seed for the transforms (see :mod:`seg_data.seeding`); None draws from the global RNG.
+        check: Verify that mapped labels are in ``[0, num_classes) | {ignore_index}`` (default True).
+    """
+
+    seed: int | None
+    check: bool
 
 
 class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """A list of (stem, image path, mask path) pairs with a label mapping and optional transforms.
 
-    Subclasses find the pairs in their official layout and set ``lut`` (raw value -> class index) or
-    override :meth:`map_mask`.
-
     Args:
-        samples: ``(stem, image_path, mask_path_or_None)``, already paired by stem.
+        samples: ``(stem, image_path, mask_path_or_None)``, already paired by stem; a sample without mask
+            (unannotated split) gets a mask filled with ``ignore_index``.
         metadata: Classes, colors and ignore index.
         transforms: Callable ``(image, mask) -> (image, mask)`` on ``tv_tensors.Image`` (uint8, CxHxW) and
-            ``tv_tensors.Mask`` (int64, HxW); typically ``seg_data.Compose([augment, transform])``. None
-            returns the decoded image scaled to float [0, 1].
+            ``tv_tensors.Mask`` (int64, HxW); typically ``seg_data.Compose([augment, transform])``. It runs with
+            this dataset's metadata in scope: transforms whose ``ignore_index`` is None fill masks with
+            ``metadata.ignore_index``. None returns the decoded image scaled to float [0, 1].
         split: Split name (kept for messages and class-weight caching).
-        lut: Lookup table for raw mask values, or None when :meth:`map_mask` is overridden.
+        lut: Lookup table for raw mask values (raw value -> class index); None keeps the raw values.
+        mask_reader: Decoder of a mask file to its stored values; default: PNG and other image files.
+        mask_mapper: ``(raw, path) -> class indices``, for encodings a lookup table cannot express (colors,
+            reduce-zero-label); overrides ``lut``.
+        generate: Samples made in memory: ``index -> (image uint8 (H, W, C), mask int64 (H, W))`` instead of
+            reading the sample's files.
         mapping_id: Short text identifying the label mapping (class-weight cache key).
-        seed: When given, the transforms of sample ``i`` in epoch ``e`` draw from a generator seeded by
+        root: The dataset folder (messages and class-weight caching).
+        seed: When given, the transforms of sample ``i`` in epoch ``e`` draw from torch's RNG seeded by
             ``(seed, e, i)``: the same stream whatever the number of DataLoader workers.
         check: Verify that mapped labels are in ``[0, num_classes) | {ignore_index}``.
+
+    Example:
+        >>> from seg_data.metadata import DatasetMetadata
+        >>> import numpy as np
+        >>> def make(i):
+        ...     return np.zeros((4, 4, 3), np.uint8), np.full((4, 4), i % 2, np.int64)
+        >>> ds = SegmentationDataset([("a", Path("a"), None), ("b", Path("b"), None)], DatasetMetadata("toy", 2),
+        ...                          generate=make)
+        >>> image, mask = ds[1]
+        >>> image.dtype, mask.tolist()[0]
+        (torch.float32, [1, 1, 1, 1])
     """
 
     def __init__(
@@ -71,6 +111,9 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         *,
         split: str = "",
         lut: NDArray[np.int64] | None = None,
+        mask_reader: MaskReader | None = None,
+        mask_mapper: MaskMapper | None = None,
+        generate: Generate | None = None,
         mapping_id: str = "",
         root: Path | None = None,
         seed: int | None = None,
@@ -81,6 +124,9 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.transforms = transforms
         self.split = split
         self.lut = lut
+        self.mask_reader: MaskReader = mask_reader or read_mask
+        self.mask_mapper = mask_mapper
+        self.generate = generate
         self.mapping_id = mapping_id
         self.root = root
         self.seed = seed
@@ -113,7 +159,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     def load_image(self, index: int) -> torch.Tensor:
         """Decode image ``index`` to uint8 (3, H, W)."""
-        return read_image(self.samples[index][1])
+        return image_tensor(self.decode_image(index))
 
     def load_mask(self, index: int) -> torch.Tensor:
         """Decode and map mask ``index`` to int64 (H, W) (no image decoding: used for class weights).
@@ -123,21 +169,63 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         Raises:
             DatasetError: Corrupt mask, or labels outside ``[0, num_classes) | {ignore}`` after mapping.
         """
-        mask_path = self.samples[index][2]
+        return mask_tensor(self.decode_mask(index))
+
+    def decode_image(self, index: int) -> NDArray[np.uint8]:
+        """Decode image ``index`` to a uint8 (H, W, 3) array (first stage of a sample)."""
+        if self.generate is not None:
+            return self.generate(index)[0]
+        return read_image(self.samples[index][1])
+
+    def decode_mask(self, index: int, image_hw: tuple[int, int] | None = None) -> NDArray[np.int64]:
+        """Decode mask ``index`` and map it to checked class indices, int64 (H, W).
+
+        Args:
+            index: Sample index.
+            image_hw: The image size, when known (masks of unannotated samples are made at that size).
+
+        Raises:
+            DatasetError: Corrupt mask, or labels outside ``[0, num_classes) | {ignore}`` after mapping.
+        """
+        _, image_path, mask_path = self.samples[index]
+        if self.generate is not None:
+            return self._checked(self.generate(index)[1], str(image_path))
         if mask_path is None:
-            h, w = self.load_image(index).shape[-2:]
-            return torch.full((h, w), self.ignore_index, dtype=torch.int64)
-        mapped = self.map_mask(self.read_raw_mask(mask_path), mask_path)
-        if self.check:
-            check_labels(mapped, self.num_classes, self.ignore_index, source=str(mask_path))
-        return torch.from_numpy(np.ascontiguousarray(mapped, dtype=np.int64))
+            hw = image_hw if image_hw is not None else self.decode_image(index).shape[:2]
+            return np.full(hw, self.ignore_index, dtype=np.int64)
+        return self._checked(self.map_mask(self.read_raw_mask(mask_path), mask_path), str(mask_path))
+
+    def decode(self, index: int) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+        """Decode sample ``index``: image uint8 (H, W, 3) and checked class indices int64 (H, W).
+
+        Raises:
+            DatasetError: A corrupt file, labels out of range, or image and mask of different sizes (names both).
+        """
+        if self.generate is not None:
+            image, mask = self.generate(index)
+            mask = self._checked(mask, str(self.samples[index][1]))
+        else:
+            image = self.decode_image(index)
+            mask = self.decode_mask(index, image.shape[:2])
+        if tuple(image.shape[:2]) != tuple(mask.shape):
+            _, ip, mp = self.samples[index]
+            raise DatasetError(
+                f"image {ip} is {tuple(image.shape[:2])} (H, W) but its mask {mp} is {tuple(mask.shape)}"
+            )
+        return image, mask
 
     def read_raw_mask(self, path: Path) -> NDArray[np.integer]:
-        """Decode the stored mask values (override for non-image formats such as .mat)."""
-        return read_mask(path)
+        """Decode the stored mask values with ``mask_reader``."""
+        return self.mask_reader(path)
 
     def map_mask(self, raw: NDArray[np.integer], path: Path) -> NDArray[np.int64]:
-        """Map raw values to class indices with ``self.lut`` (override for other encodings)."""
+        """Map raw values to class indices with ``mask_mapper``, else ``lut``, else keep them.
+
+        Raises:
+            DatasetError: A multi-channel mask without a ``mask_mapper``, or a value beyond the ``lut``.
+        """
+        if self.mask_mapper is not None:
+            return self.mask_mapper(raw, path)
         if raw.ndim != 2:
             raise DatasetError(f"{path}: expected a single-channel index mask, got shape {raw.shape}")
         if self.lut is None:
@@ -148,22 +236,23 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
         index %= len(self)
-        image = self.load_image(index)
-        mask = self.load_mask(index)
-        if tuple(image.shape[-2:]) != tuple(mask.shape):
-            _, ip, mp = self.samples[index]
-            raise DatasetError(
-                f"image {ip} is {tuple(image.shape[-2:])} (H, W) but its mask {mp} is {tuple(mask.shape)}"
-            )
-        return self.apply_transforms(tv_tensors.Image(image), tv_tensors.Mask(mask), index)
+        image, mask = to_tensors(*self.decode(index))
+        return self.apply_transforms(image, mask, index)
 
     def apply_transforms(self, image: Any, mask: Any, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run ``transforms`` (seeded per sample when ``seed`` is set) and return plain tensors."""
+        """Run ``transforms`` (seeded per sample when ``seed`` is set, this dataset's metadata in scope).
+
+        Returns:
+            Plain tensors: float image (C, H, W), int64 mask (H, W).
+        """
         if self.transforms is not None:
-            if self.seed is None:
+            seed = None if self.seed is None else sample_seed(self.seed, self.epoch, index)
+            with metadata_scope(self.metadata), seeded(seed):
                 image, mask = self.transforms(image, mask)
-            else:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(sample_seed(self.seed, self.epoch, index))
-                    image, mask = self.transforms(image, mask)
         return finalize(image, mask)
+
+    # -- internals ---------------------------------------------------------------
+    def _checked(self, mask: NDArray[np.integer], source: str) -> NDArray[np.int64]:
+        if self.check:
+            check_labels(mask, self.num_classes, self.ignore_index, source=source)
+        return np.asarray(mask, dtype=np.int64)

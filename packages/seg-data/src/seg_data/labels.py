@@ -1,6 +1,8 @@
 """Label utilities: id -> train-id lookup tables, palette encode/decode, reduce-zero-label.
 
-All functions work on numpy arrays (and torch tensors through ``numpy()``); none imports torch.
+Generic tools only: each dataset's own tables (Cityscapes labelIds, COCO-Stuff ids...) live in its module
+under ``seg_data.datasets``. All functions work on numpy arrays (and torch tensors through ``numpy()``);
+none imports torch.
 
 Example:
     >>> import numpy as np
@@ -22,8 +24,6 @@ __all__ = [
     "apply_lut",
     "build_lut",
     "check_labels",
-    "cityscapes_lut",
-    "coco_stuff_lut",
     "identity_lut",
     "palette_decode",
     "palette_encode",
@@ -159,31 +159,3 @@ def palette_decode(rgb: NDArray[np.integer], colors: Iterable[Sequence[int]], *,
         k = int(key[~known][0])
         raise DatasetError(f"{source}: color {(k >> 16, (k >> 8) & 255, k & 255)} is not in the palette")
     return out
-
-
-def cityscapes_lut(variant: str = "train", *, ignore_index: int = 255) -> NDArray[np.int64]:
-    """Lookup table for Cityscapes ``labelIds`` (0..33; also -1/255 as stored in some files).
-
-    Args:
-        variant: ``"train"`` (19 trainIds), ``"category"`` (7 categories, void ignored) or ``"full"`` (34 ids).
-        ignore_index: Value for ignored ids.
-    """
-    from seg_data.metadata import CITYSCAPES_LABELS
-
-    if variant == "train":
-        mapping = {r.id: r.train_id for r in CITYSCAPES_LABELS if r.train_id != 255}
-    elif variant == "category":
-        mapping = {r.id: r.category_id - 1 for r in CITYSCAPES_LABELS if r.category_id > 0}
-    elif variant == "full":
-        mapping = {r.id: r.id for r in CITYSCAPES_LABELS}
-    else:
-        raise ValueError(f"cityscapes variant={variant!r} is unknown; use 'train', 'category' or 'full'")
-    return build_lut(mapping, ignore_index=ignore_index)
-
-
-def coco_stuff_lut(*, ignore_index: int = 255) -> NDArray[np.int64]:
-    """Lookup table for COCO-Stuff stuffthingmaps: 182 raw ids -> 171 classes, unused ids and 255 ignored."""
-    from seg_data.metadata import COCO_STUFF_UNUSED_IDS
-
-    used = [i for i in range(182) if i not in COCO_STUFF_UNUSED_IDS]
-    return build_lut({raw: k for k, raw in enumerate(used)}, ignore_index=ignore_index)

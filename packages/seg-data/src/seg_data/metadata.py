@@ -2,6 +2,11 @@
 
 The same :class:`DatasetMetadata` travels to the model (``num_classes``), the losses and metrics
 (``ignore_index``) and the visualization (``colors``), so these values cannot drift apart.
+
+Each dataset declares its metadata in its registry entry: ``metadata="package.module:builder"`` (a
+function taking the dataset's class-changing options, or a :class:`DatasetMetadata`), next to its factory.
+:func:`resolve_metadata` reads that entry; :func:`register_metadata` covers names that have no registry
+entry. The label tables themselves live in the dataset modules (``seg_data.datasets.<name>``).
 Nothing here imports torch.
 
 Example:
@@ -13,32 +18,27 @@ Example:
 
 from __future__ import annotations
 
-import json
+import importlib
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from seg_core.errors import ConfigError
+from seg_core.errors import ConfigError, PluginError
 
 __all__ = [
-    "ADE20K_LABELS",
-    "CITYSCAPES_CATEGORIES",
-    "CITYSCAPES_LABELS",
-    "COCO_STUFF_LABELS",
-    "COCO_STUFF_UNUSED_IDS",
-    "LIP_LABELS",
-    "VOC_LABELS",
-    "CityscapesLabel",
+    "Color",
     "DatasetMetadata",
+    "MetadataBuilder",
     "default_palette",
     "list_metadata",
-    "mapillary_metadata",
     "register_metadata",
     "resolve_metadata",
 ]
 
 Color = tuple[int, int, int]
+#: A function of a dataset's class-changing options (``variant=``, ``keep_zero=``...) returning its metadata.
+MetadataBuilder = Callable[..., "DatasetMetadata"]
 
 
 def default_palette(n: int) -> list[Color]:
@@ -147,268 +147,111 @@ class DatasetMetadata:
         )
 
 
-# --------------------------------------------------------------------------------------------------
-# Cityscapes
-@dataclass(frozen=True)
-class CityscapesLabel:
-    """One row of the official Cityscapes label table (``cityscapesscripts/helpers/labels.py``)."""
-
-    name: str
-    id: int
-    train_id: int
-    category: str
-    category_id: int
-    color: Color
+#: Metadata of names that have no registry entry declaring one (see :func:`register_metadata`).
+_BUILDERS: dict[str, MetadataBuilder] = {}
 
 
-CITYSCAPES_CATEGORIES: tuple[str, ...] = ("flat", "construction", "object", "nature", "sky", "human", "vehicle")
-
-_CS = CityscapesLabel
-#: The 34 labelIds (0..33) as stored in ``*_gtFine_labelIds.png``; ``train_id`` 255 = ignored.
-CITYSCAPES_LABELS: tuple[CityscapesLabel, ...] = (
-    _CS("unlabeled", 0, 255, "void", 0, (0, 0, 0)),
-    _CS("ego vehicle", 1, 255, "void", 0, (0, 0, 0)),
-    _CS("rectification border", 2, 255, "void", 0, (0, 0, 0)),
-    _CS("out of roi", 3, 255, "void", 0, (0, 0, 0)),
-    _CS("static", 4, 255, "void", 0, (0, 0, 0)),
-    _CS("dynamic", 5, 255, "void", 0, (111, 74, 0)),
-    _CS("ground", 6, 255, "void", 0, (81, 0, 81)),
-    _CS("road", 7, 0, "flat", 1, (128, 64, 128)),
-    _CS("sidewalk", 8, 1, "flat", 1, (244, 35, 232)),
-    _CS("parking", 9, 255, "flat", 1, (250, 170, 160)),
-    _CS("rail track", 10, 255, "flat", 1, (230, 150, 140)),
-    _CS("building", 11, 2, "construction", 2, (70, 70, 70)),
-    _CS("wall", 12, 3, "construction", 2, (102, 102, 156)),
-    _CS("fence", 13, 4, "construction", 2, (190, 153, 153)),
-    _CS("guard rail", 14, 255, "construction", 2, (180, 165, 180)),
-    _CS("bridge", 15, 255, "construction", 2, (150, 100, 100)),
-    _CS("tunnel", 16, 255, "construction", 2, (150, 120, 90)),
-    _CS("pole", 17, 5, "object", 3, (153, 153, 153)),
-    _CS("polegroup", 18, 255, "object", 3, (153, 153, 153)),
-    _CS("traffic light", 19, 6, "object", 3, (250, 170, 30)),
-    _CS("traffic sign", 20, 7, "object", 3, (220, 220, 0)),
-    _CS("vegetation", 21, 8, "nature", 4, (107, 142, 35)),
-    _CS("terrain", 22, 9, "nature", 4, (152, 251, 152)),
-    _CS("sky", 23, 10, "sky", 5, (70, 130, 180)),
-    _CS("person", 24, 11, "human", 6, (220, 20, 60)),
-    _CS("rider", 25, 12, "human", 6, (255, 0, 0)),
-    _CS("car", 26, 13, "vehicle", 7, (0, 0, 142)),
-    _CS("truck", 27, 14, "vehicle", 7, (0, 0, 70)),
-    _CS("bus", 28, 15, "vehicle", 7, (0, 60, 100)),
-    _CS("caravan", 29, 255, "vehicle", 7, (0, 0, 90)),
-    _CS("trailer", 30, 255, "vehicle", 7, (0, 0, 110)),
-    _CS("train", 31, 16, "vehicle", 7, (0, 80, 100)),
-    _CS("motorcycle", 32, 17, "vehicle", 7, (0, 0, 230)),
-    _CS("bicycle", 33, 18, "vehicle", 7, (119, 11, 32)),
-)
-del _CS
-
-_CS_CATEGORY_COLORS: tuple[Color, ...] = (
-    (128, 64, 128),
-    (70, 70, 70),
-    (153, 153, 153),
-    (107, 142, 35),
-    (70, 130, 180),
-    (220, 20, 60),
-    (0, 0, 142),
-)
-
-VOC_LABELS: tuple[str, ...] = (
-    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
-)  # fmt: skip
-
-ADE20K_LABELS: tuple[str, ...] = (
-    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet",
-    "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair", "car", "water",
-    "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field", "armchair", "seat", "fence", "desk",
-    "rock", "wardrobe", "lamp", "bathtub", "railing", "cushion", "base", "box", "column", "signboard",
-    "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace", "refrigerator", "grandstand", "path",
-    "stairs", "runway", "case", "pool table", "pillow", "screen door", "stairway", "river", "bridge", "bookcase",
-    "blind", "coffee table", "toilet", "flower", "book", "hill", "bench", "countertop", "stove", "palm",
-    "kitchen island", "computer", "swivel chair", "boat", "bar", "arcade machine", "hovel", "bus", "towel",
-    "light", "truck", "tower", "chandelier", "awning", "streetlight", "booth", "television receiver", "airplane",
-    "dirt track", "apparel", "pole", "land", "bannister", "escalator", "ottoman", "bottle", "buffet", "poster",
-    "stage", "van", "ship", "fountain", "conveyer belt", "canopy", "washer", "plaything", "swimming pool", "stool",
-    "barrel", "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank",
-    "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen", "blanket", "sculpture",
-    "hood", "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier", "crt screen", "plate", "monitor",
-    "bulletin board", "shower", "radiator", "glass", "clock", "flag",
-)  # fmt: skip
-
-#: Raw stuffthingmaps values (COCO id - 1) that no annotation uses (11 thing ids dropped by COCO).
-COCO_STUFF_UNUSED_IDS: tuple[int, ...] = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
-
-#: The 171 used COCO-Stuff classes, in raw-id order (80 things then 91 stuff).
-COCO_STUFF_LABELS: tuple[str, ...] = (
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis",
-    "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket",
-    "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant", "bed",
-    "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven",
-    "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
-    "banner", "blanket", "branch", "bridge", "building-other", "bush", "cabinet", "cage", "cardboard", "carpet",
-    "ceiling-other", "ceiling-tile", "cloth", "clothes", "clouds", "counter", "cupboard", "curtain", "desk-stuff",
-    "dirt", "door-stuff", "fence", "floor-marble", "floor-other", "floor-stone", "floor-tile", "floor-wood",
-    "flower", "fog", "food-other", "fruit", "furniture-other", "grass", "gravel", "ground-other", "hill", "house",
-    "leaves", "light", "mat", "metal", "mirror-stuff", "moss", "mountain", "mud", "napkin", "net", "paper",
-    "pavement", "pillow", "plant-other", "plastic", "platform", "playingfield", "railing", "railroad", "river",
-    "road", "rock", "roof", "rug", "salad", "sand", "sea", "shelf", "sky-other", "skyscraper", "snow",
-    "solid-other", "stairs", "stone", "straw", "structural-other", "table", "tent", "textile-other", "towel", "tree",
-    "vegetable", "wall-brick", "wall-concrete", "wall-other", "wall-panel", "wall-stone", "wall-tile", "wall-wood",
-    "water-other", "waterdrops", "window-blind", "window-other", "wood",
-)  # fmt: skip
-
-LIP_LABELS: tuple[str, ...] = (
-    "background", "hat", "hair", "glove", "sunglasses", "upper-clothes", "dress", "coat", "socks", "pants",
-    "jumpsuits", "scarf", "skirt", "face", "left-arm", "right-arm", "left-leg", "right-leg", "left-shoe",
-    "right-shoe",
-)  # fmt: skip
-
-
-def _cityscapes(variant: str = "train") -> DatasetMetadata:
-    if variant == "train":
-        rows = sorted((r for r in CITYSCAPES_LABELS if r.train_id != 255), key=lambda r: r.train_id)
-        return DatasetMetadata("cityscapes", 19, [r.name for r in rows], 255, [r.color for r in rows])
-    if variant == "category":
-        return DatasetMetadata("cityscapes", 7, list(CITYSCAPES_CATEGORIES), 255, list(_CS_CATEGORY_COLORS))
-    if variant == "full":
-        rows = list(CITYSCAPES_LABELS)
-        colors = [r.color if r.id >= 7 else default_palette(34)[r.id] for r in rows]
-        return DatasetMetadata("cityscapes", 34, [r.name for r in rows], 255, colors)
-    raise ConfigError(f"cityscapes variant={variant!r} is unknown; use 'train' (19), 'category' (7) or 'full' (34)")
-
-
-def _ade20k(keep_zero: bool = False) -> DatasetMetadata:
-    if keep_zero:
-        return DatasetMetadata("ade20k", 151, ["other", *ADE20K_LABELS], 255)
-    return DatasetMetadata("ade20k", 150, list(ADE20K_LABELS), 255, default_palette(151)[1:])
-
-
-def _voc() -> DatasetMetadata:
-    return DatasetMetadata("voc", 21, list(VOC_LABELS), 255)
-
-
-def _sbd() -> DatasetMetadata:
-    return DatasetMetadata("sbd", 21, list(VOC_LABELS), 255)
-
-
-def _coco_stuff() -> DatasetMetadata:
-    return DatasetMetadata("coco_stuff", 171, list(COCO_STUFF_LABELS), 255)
-
-
-def _bdd100k() -> DatasetMetadata:
-    cs = _cityscapes("train")
-    return DatasetMetadata("bdd100k", 19, cs.labels, 255, cs.colors)
-
-
-def _lip() -> DatasetMetadata:
-    return DatasetMetadata("lip", 20, list(LIP_LABELS), 255)
-
-
-def _synthetic(num_classes: int = 4, ignore_index: int = 255) -> DatasetMetadata:
-    names = ["background", "square", "disc", "triangle", "stripe"]
-    labels = [names[i] if i < len(names) else f"shape_{i}" for i in range(num_classes)]
-    return DatasetMetadata("synthetic", num_classes, labels, ignore_index)
-
-
-def mapillary_metadata(config: str | Path | dict[str, Any], *, evaluated_only: bool = True) -> DatasetMetadata:
-    """Build Mapillary Vistas metadata from the official ``config_v1.2.json`` / ``config_v2.0.json``.
-
-    Args:
-        config: Path to the config json, or its parsed content.
-        evaluated_only: Keep only labels with ``"evaluate": true`` (the benchmark classes); the others are
-            ignored. With False every label in the config is a class.
-
-    Returns:
-        Metadata with the config's readable names and colors, ``ignore_index`` 255.
-
-    Raises:
-        ConfigError: The config has no ``labels`` list.
-    """
-    data = json.loads(Path(config).read_text()) if not isinstance(config, dict) else config
-    labels = data.get("labels")
-    if not isinstance(labels, list) or not labels:
-        raise ConfigError(f"mapillary config {config!s:.200} has no 'labels' list")
-    kept = [lab for lab in labels if lab.get("evaluate", True) or not evaluated_only]
-    return DatasetMetadata(
-        "mapillary",
-        len(kept),
-        [str(lab.get("readable", lab.get("name"))) for lab in kept],
-        255,
-        [tuple(lab["color"]) for lab in kept],
-    )
-
-
-def _mapillary(root: str | Path | None = None, version: str = "v2.0", evaluated_only: bool = True) -> DatasetMetadata:
-    if root is None:
-        raise ConfigError(
-            "mapillary metadata is read from the official config json: pass root=<dataset root> "
-            "(containing config_v1.2.json / config_v2.0.json), or use seg_data.metadata.mapillary_metadata(path)"
+def _as_builder(declared: object, name: str) -> MetadataBuilder:
+    """Turn a registry entry's ``metadata`` info (``"module:attr"``, builder or metadata) into a builder."""
+    if isinstance(declared, str):
+        module_name, sep, attr = declared.partition(":")
+        if not sep or not module_name or not attr:
+            raise PluginError(
+                f"dataset {name!r}: registry info metadata={declared!r} must look like 'package.module:builder'"
+            )
+        try:
+            declared = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"dataset {name!r}: registry info metadata={declared!r} cannot be imported: {type(exc).__name__}: {exc}"
+            ) from exc
+    if isinstance(declared, DatasetMetadata):
+        return _fixed(declared)
+    if not callable(declared):
+        raise PluginError(
+            f"dataset {name!r}: registry info metadata={declared!r} must be a 'module:builder' string, a builder "
+            "function or a DatasetMetadata"
         )
-    from seg_data.datasets.mapillary import find_config
-
-    return mapillary_metadata(find_config(Path(root), version), evaluated_only=evaluated_only)
+    return declared
 
 
-_BUILDERS: dict[str, Callable[..., DatasetMetadata]] = {
-    "cityscapes": _cityscapes,
-    "ade20k": _ade20k,
-    "voc": _voc,
-    "sbd": _sbd,
-    "coco_stuff": _coco_stuff,
-    "bdd100k": _bdd100k,
-    "mapillary": _mapillary,
-    "lip": _lip,
-    "synthetic": _synthetic,
-}
+def _fixed(metadata: DatasetMetadata) -> MetadataBuilder:
+    def builder(**_: Any) -> DatasetMetadata:
+        return metadata
+
+    return builder
 
 
-def register_metadata(name: str, metadata: DatasetMetadata | Callable[..., DatasetMetadata]) -> None:
-    """Make ``resolve_metadata(name)`` return ``metadata`` (for user or plugin datasets).
+def _declared(name: str) -> object | None:
+    """The ``metadata`` info of the registry entry ``name`` (None: no entry, or it declares none)."""
+    from seg_core.plugins import get_registry
+
+    registry = get_registry("datasets")
+    if name not in registry:
+        return None
+    return registry.info(name).get("metadata")
+
+
+def _builder(name: str) -> MetadataBuilder | None:
+    declared = _declared(name)
+    if declared is not None:
+        return _as_builder(declared, name)
+    return _BUILDERS.get(name.lower())
+
+
+def register_metadata(name: str, metadata: DatasetMetadata | MetadataBuilder) -> None:
+    """Make ``resolve_metadata(name)`` return ``metadata``, for a dataset without a registry entry declaring it.
+
+    A registered dataset declares its metadata in its entry instead:
+    ``registry.add(name, factory, metadata="my_package.data:my_metadata")`` (see :func:`resolve_metadata`).
 
     Args:
         name: Dataset name (case-insensitive).
-        metadata: A metadata object, or a callable taking the same options as the dataset.
+        metadata: A metadata object, or a builder taking the dataset's options.
 
     Raises:
-        ConfigError: ``name`` is already known.
+        ConfigError: ``name`` already has metadata (registered here or declared by its registry entry).
+
+    Example:
+        >>> register_metadata("my_toy_data", DatasetMetadata("my_toy_data", 2, labels=["bg", "fg"]))
+        >>> resolve_metadata("my_toy_data").labels
+        ('bg', 'fg')
     """
     key = name.lower()
-    if key in _BUILDERS:
+    if key in _BUILDERS or _declared(name) is not None:
         raise ConfigError(f"metadata for {name!r} is already registered")
-    if isinstance(metadata, DatasetMetadata):
-        fixed = metadata
-
-        def _fixed(**_: Any) -> DatasetMetadata:
-            return fixed
-
-        _BUILDERS[key] = _fixed
-    else:
-        _BUILDERS[key] = metadata
+    _BUILDERS[key] = _fixed(metadata) if isinstance(metadata, DatasetMetadata) else metadata
 
 
 def list_metadata() -> list[str]:
-    """Return the names :func:`resolve_metadata` knows."""
-    return sorted(_BUILDERS)
+    """Return the names :func:`resolve_metadata` knows (registry entries declaring metadata, then registered)."""
+    from seg_core.plugins import get_registry
+
+    registry = get_registry("datasets")
+    declared = {n.lower() for n in registry.names() if registry.info(n).get("metadata") is not None}
+    return sorted(declared | set(_BUILDERS))
 
 
 def resolve_metadata(name: str, **options: Any) -> DatasetMetadata:
     """Return the metadata of dataset ``name``.
 
+    The builder is the one the dataset's registry entry declares (``metadata=`` info: a ``"module:attr"``
+    string, a builder or a :class:`DatasetMetadata`); names without a registry entry use
+    :func:`register_metadata`.
+
     Args:
         name: Registry name (``"cityscapes"``, ``"voc"``, ...).
         **options: Options that change the classes: ``variant`` (cityscapes: ``"train"``, ``"category"``,
-            ``"full"``), ``keep_zero`` (ade20k), ``root``/``version`` (mapillary), ``num_classes`` (synthetic).
-            Other dataset options (``root``, ``split``...) are accepted and ignored.
+            ``"full"``), ``keep_zero`` (ade20k), ``root``/``version`` (mapillary), ``root``/``num_classes``
+            (folder), ``num_classes`` (synthetic). Other dataset options (``split``, ``seed``...) are accepted and
+            ignored.
 
     Returns:
         The :class:`DatasetMetadata`.
 
     Raises:
-        ConfigError: Unknown name (with the known names) or bad option value.
+        ConfigError: Unknown name (with the known names) or a bad option value.
+        PluginError: The registry entry's ``metadata`` declaration cannot be imported or is not a builder.
 
     Example:
         >>> resolve_metadata("cityscapes").num_classes
@@ -416,11 +259,12 @@ def resolve_metadata(name: str, **options: Any) -> DatasetMetadata:
         >>> resolve_metadata("cityscapes", variant="category").labels[0]
         'flat'
     """
-    builder = _BUILDERS.get(name.lower())
+    builder = _builder(name)
     if builder is None:
-        raise ConfigError(f"no metadata for dataset {name!r}; known: {', '.join(sorted(_BUILDERS))}")
-    import inspect
-
+        raise ConfigError(
+            f"no metadata for dataset {name!r}: its registry entry declares none (metadata='module:builder') and "
+            f"none was registered with register_metadata; known: {', '.join(list_metadata())}"
+        )
     params = inspect.signature(builder).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return builder(**options)

@@ -10,6 +10,13 @@
 Compose them as ``Compose([augment, transform])`` for training and use ``transform`` alone for validation
 and visualization (unnormalized originals: ``SegmentationTransform()``).
 
+``ignore_index`` defaults to None: the ignore index of the dataset that runs the transform. Datasets call
+their ``transforms`` inside :func:`metadata_scope` with their metadata, so the fill always matches the
+dataset (255, ``-100``, a folder's own value...). An explicit value that differs from the dataset's is an error.
+Outside any dataset (a standalone call, or ``batch`` after the DataLoader) None means
+:data:`DEFAULT_IGNORE_INDEX` (255): pass ``ignore_index=dataset.ignore_index`` there, or run the call inside
+``metadata_scope(dataset.metadata)``.
+
 Example:
     >>> import torch
     >>> aug = SegmentationAugment(hflip=0.5, scale_range=(0.5, 2.0), crop_size=32)
@@ -23,11 +30,11 @@ Example:
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode
@@ -35,18 +42,82 @@ from torchvision.transforms.v2 import functional as F
 
 from seg_core.errors import ConfigError, InputShapeError
 from seg_data import _augment_ops as _ops
+from seg_data.convert import to_float_image
+
+if TYPE_CHECKING:
+    from seg_data.metadata import DatasetMetadata
 
 __all__ = [
+    "DEFAULT_IGNORE_INDEX",
     "Compose",
     "SegmentationAugment",
     "SegmentationTransform",
     "augment_batch",
-    "make_generator",
-    "seed_worker",
+    "metadata_scope",
+    "resolve_ignore_index",
     "to_tv",
 ]
 
 Pair = tuple[Any, Any]
+
+#: Mask fill of a transform created with ``ignore_index=None`` when it runs outside any dataset.
+DEFAULT_IGNORE_INDEX = 255
+
+_SCOPE: ContextVar[DatasetMetadata | None] = ContextVar("seg_data_transform_metadata", default=None)
+
+
+@contextmanager
+def metadata_scope(metadata: DatasetMetadata) -> Iterator[None]:
+    """Run the block with ``metadata`` as the dataset of the transforms called in it.
+
+    Transforms created with ``ignore_index=None`` fill masks with ``metadata.ignore_index`` inside the block;
+    datasets run their ``transforms`` this way. Scopes nest (the innermost wins) and are per thread.
+
+    Args:
+        metadata: The dataset's metadata.
+
+    Example:
+        >>> from seg_data.metadata import DatasetMetadata
+        >>> aug = SegmentationAugment(crop_size=4)
+        >>> with metadata_scope(DatasetMetadata("ade_like", 2, ignore_index=-1)):
+        ...     _, mask = aug(torch.zeros(3, 2, 2, dtype=torch.uint8), torch.zeros(2, 2, dtype=torch.int64))
+        >>> int(mask.min())
+        -1
+    """
+    token = _SCOPE.set(metadata)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def resolve_ignore_index(ignore_index: int | None, owner: str) -> int:
+    """Return the mask fill a transform uses now.
+
+    Args:
+        ignore_index: The transform's own value; None takes the dataset's (see :func:`metadata_scope`), or
+            :data:`DEFAULT_IGNORE_INDEX` outside any dataset.
+        owner: The transform's name, for the error message.
+
+    Returns:
+        The ignore index.
+
+    Raises:
+        ConfigError: ``ignore_index`` is set and differs from the running dataset's metadata.
+
+    Example:
+        >>> resolve_ignore_index(None, "SegmentationAugment")
+        255
+    """
+    meta = _SCOPE.get()
+    if ignore_index is None:
+        return meta.ignore_index if meta is not None else DEFAULT_IGNORE_INDEX
+    if meta is not None and ignore_index != meta.ignore_index:
+        raise ConfigError(
+            f"{owner}: ignore_index={ignore_index} but dataset {meta.name!r} has metadata ignore_index="
+            f"{meta.ignore_index}; leave ignore_index unset (None takes the dataset's) or set it to {meta.ignore_index}"
+        )
+    return ignore_index
 
 
 def to_tv(image: Any, mask: Any) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
@@ -91,7 +162,8 @@ class SegmentationTransform:
             ``ignore_index`` at the bottom-right, then center-crop; no interpolation).
         mean: Per-channel mean for normalization of the [0, 1] image (None: no normalization).
         std: Per-channel std (required with ``mean``).
-        ignore_index: Mask fill value.
+        ignore_index: Mask fill value of ``pad_crop``; None (default) takes the running dataset's metadata
+            ``ignore_index`` (see :func:`resolve_ignore_index`).
         dtype: Image dtype.
 
     Raises:
@@ -105,7 +177,7 @@ class SegmentationTransform:
         mode: str = "resize",
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
-        ignore_index: int = 255,
+        ignore_index: int | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
         if mode not in ("resize", "pad_crop"):
@@ -116,15 +188,13 @@ class SegmentationTransform:
         self.mode = mode
         self.mean = list(mean) if mean is not None else None
         self.std = list(std) if std is not None else None
-        self.ignore_index = ignore_index
+        self.ignore_index = None if ignore_index is None else int(ignore_index)
         self.dtype = dtype
 
     def __call__(self, image: Any, mask: Any) -> Pair:
+        fill = resolve_ignore_index(self.ignore_index, "SegmentationTransform")
         image, mask = to_tv(image, mask)
-        if image.dtype == torch.uint8 or not image.is_floating_point():
-            image = F.to_dtype(image, self.dtype, scale=True)
-        else:
-            image = image.to(self.dtype)
+        image = to_float_image(image, self.dtype)
         if self.size is not None:
             if self.mode == "resize":
                 image = F.resize(image, list(self.size), antialias=True)
@@ -134,14 +204,17 @@ class SegmentationTransform:
                 ph, pw = max(0, self.size[0] - h), max(0, self.size[1] - w)
                 if ph or pw:
                     image = F.pad(image, [0, 0, pw, ph], fill=0)
-                    mask = F.pad(mask, [0, 0, pw, ph], fill=self.ignore_index)
+                    mask = F.pad(mask, [0, 0, pw, ph], fill=fill)
                 image, mask = F.center_crop(image, list(self.size)), F.center_crop(mask, list(self.size))
         if self.mean is not None and self.std is not None:
             image = F.normalize(image, self.mean, self.std)
         return image, mask
 
     def __repr__(self) -> str:
-        return f"SegmentationTransform(size={self.size}, mode={self.mode!r}, mean={self.mean}, std={self.std})"
+        return (
+            f"SegmentationTransform(size={self.size}, mode={self.mode!r}, mean={self.mean}, std={self.std}, "
+            f"ignore_index={self.ignore_index})"
+        )
 
 
 _MODES = {
@@ -176,7 +249,8 @@ class SegmentationAugment:
         blur: Probability of a Gaussian blur (kernel ``blur_kernel``, sigma uniform in ``blur_sigma``).
         blur_kernel: Odd kernel size.
         blur_sigma: ``(min, max)`` sigma.
-        ignore_index: Mask fill value for padded, rotated-in or warped-in pixels.
+        ignore_index: Mask fill value for padded, rotated-in or warped-in pixels; None (default) takes the running
+            dataset's metadata ``ignore_index`` (see :func:`resolve_ignore_index`).
         interpolation: Image interpolation for scale, rotation and perspective: NEAREST, BILINEAR or BICUBIC
             (masks always use nearest). Downscaling does not antialias.
         perspective_p: Probability of the perspective step.
@@ -208,7 +282,7 @@ class SegmentationAugment:
         blur: float = 0.0,
         blur_kernel: int = 5,
         blur_sigma: tuple[float, float] = (0.1, 2.0),
-        ignore_index: int = 255,
+        ignore_index: int | None = None,
         interpolation: InterpolationMode = InterpolationMode.BILINEAR,
         perspective_p: float = 0.5,
     ) -> None:
@@ -236,7 +310,7 @@ class SegmentationAugment:
             raise ConfigError(
                 f"SegmentationAugment: interpolation={interpolation!r} is unsupported; use NEAREST, BILINEAR or BICUBIC"
             )
-        self.ignore_index = ignore_index
+        self.ignore_index = None if ignore_index is None else int(ignore_index)
         self.config = _ops.AugmentConfig(
             hflip=float(hflip),
             vflip=float(vflip),
@@ -249,22 +323,22 @@ class SegmentationAugment:
             blur=float(blur),
             blur_kernel=int(blur_kernel),
             blur_sigma=(float(blur_sigma[0]), float(blur_sigma[1])),
-            ignore_index=int(ignore_index),
             mode=_MODES[interpolation],
         )
 
     def __call__(self, image: Any, mask: Any) -> Pair:
         """Augment one sample: image (C, H, W) uint8 or float, mask (H, W); draws from torch's global RNG.
 
+        Args:
+            image: ``(C, H, W)`` image (tensor or ``tv_tensors.Image``).
+            mask: ``(H, W)`` or ``(1, H, W)`` mask.
+
         Returns:
             ``(tv_tensors.Image, tv_tensors.Mask)`` with the input dtypes.
         """
-        img = torch.as_tensor(image).as_subclass(torch.Tensor)
-        msk = torch.as_tensor(mask).as_subclass(torch.Tensor)
-        squeeze = msk.ndim == 3
+        img, msk = torch.as_tensor(image), torch.as_tensor(mask)
         out_i, out_m = self._run(img[None], msk.reshape(1, *msk.shape[-2:]), None, per_sample=True, fixed_out=False)
-        out_mask = out_m[0][None] if squeeze else out_m[0]
-        return tv_tensors.Image(out_i[0]), tv_tensors.Mask(out_mask)
+        return tv_tensors.Image(out_i[0]), tv_tensors.Mask(out_m[0][None] if msk.ndim == 3 else out_m[0])
 
     def batch(
         self,
@@ -326,7 +400,7 @@ class SegmentationAugment:
             geo = _ops.Geometry(geo.inverse.expand(n, 3, 3), geo.out_hw)
             color = color.expand(n, 4) if color is not None else None
             blur_on, sigma = blur_on.expand(n), sigma.expand(n)
-        out_m = _ops.warp_mask(masks, geo, self.ignore_index)
+        out_m = _ops.warp_mask(masks, geo, resolve_ignore_index(self.ignore_index, "SegmentationAugment"))
         out_i = _ops.warp_image(images, geo, cfg.mode)
         max_value = 1.0 if images.is_floating_point() else 255.0
         if color is not None or bool(blur_on.any()):
@@ -344,7 +418,7 @@ class SegmentationAugment:
         return out_i, out_m
 
     def __repr__(self) -> str:
-        return f"SegmentationAugment({self.config!r})"
+        return f"SegmentationAugment({self.config!r}, ignore_index={self.ignore_index})"
 
 
 def augment_batch(
@@ -388,20 +462,3 @@ def augment_batch(
         torch.stack([torch.as_tensor(p[0]).as_subclass(torch.Tensor) for p in pairs]),
         torch.stack([torch.as_tensor(p[1]).as_subclass(torch.Tensor) for p in pairs]),
     )
-
-
-def seed_worker(worker_id: int) -> None:
-    """``worker_init_fn`` for DataLoader: seed ``random`` and numpy from the worker's torch seed.
-
-    torch itself is seeded per worker by the DataLoader from its ``generator``; pass
-    ``generator=make_generator(seed)`` for a reproducible stream.
-    """
-    del worker_id
-    s = torch.initial_seed() % 2**32
-    random.seed(s)
-    np.random.seed(s)
-
-
-def make_generator(seed: int) -> torch.Generator:
-    """Return a CPU ``torch.Generator`` seeded with ``seed`` (for the DataLoader's shuffling and worker seeds)."""
-    return torch.Generator().manual_seed(int(seed))

@@ -3,29 +3,77 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from seg_data._files import index_by_stem, layout_error, list_files, locate, pair_by_stem
-from seg_data.base import SegmentationDataset
-from seg_data.datasets._common import resolve_split
+from seg_data.datasets._layout import Layout
 from seg_data.labels import build_lut
-from seg_data.metadata import resolve_metadata
+from seg_data.metadata import DatasetMetadata, default_palette
 
-TREE = """\
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_data.base import DatasetOptions, SegmentationDataset, Transform
+
+__all__ = ["ADE20K_LABELS", "LAYOUT", "ade20k", "ade20k_metadata"]
+
+LAYOUT = Layout(
+    "ade20k",
+    tree="""\
 <root>/                                  (or <root>/ADEChallengeData2016/)
 ├── images/{training,validation}/ADE_train_00000001.jpg ...
 └── annotations/{training,validation}/ADE_train_00000001.png ...   (0 = other, 1..150 = classes)
-"""
+""",
+    nestings=("", "ADEChallengeData2016"),
+    marker="images",
+    splits=("training", "validation"),
+    aliases={"train": "training", "val": "validation"},
+)
+
+#: The 150 SceneParsing classes; mask value ``k`` (1..150) is ``ADE20K_LABELS[k - 1]``, 0 is "other".
+ADE20K_LABELS: tuple[str, ...] = (
+    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet",
+    "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair", "car", "water",
+    "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field", "armchair", "seat", "fence", "desk",
+    "rock", "wardrobe", "lamp", "bathtub", "railing", "cushion", "base", "box", "column", "signboard",
+    "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace", "refrigerator", "grandstand", "path",
+    "stairs", "runway", "case", "pool table", "pillow", "screen door", "stairway", "river", "bridge", "bookcase",
+    "blind", "coffee table", "toilet", "flower", "book", "hill", "bench", "countertop", "stove", "palm",
+    "kitchen island", "computer", "swivel chair", "boat", "bar", "arcade machine", "hovel", "bus", "towel",
+    "light", "truck", "tower", "chandelier", "awning", "streetlight", "booth", "television receiver", "airplane",
+    "dirt track", "apparel", "pole", "land", "bannister", "escalator", "ottoman", "bottle", "buffet", "poster",
+    "stage", "van", "ship", "fountain", "conveyer belt", "canopy", "washer", "plaything", "swimming pool", "stool",
+    "barrel", "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank",
+    "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen", "blanket", "sculpture",
+    "hood", "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier", "crt screen", "plate", "monitor",
+    "bulletin board", "shower", "radiator", "glass", "clock", "flag",
+)  # fmt: skip
+
+
+def ade20k_metadata(keep_zero: bool = False) -> DatasetMetadata:
+    """Return ADE20K's metadata.
+
+    Args:
+        keep_zero: Keep value 0 as class 0 "other" (151 classes) instead of ignoring it (150 classes).
+
+    Returns:
+        The metadata, 255 ignored.
+
+    Example:
+        >>> ade20k_metadata().num_classes, ade20k_metadata(keep_zero=True).labels[0]
+        (150, 'other')
+    """
+    if keep_zero:
+        return DatasetMetadata("ade20k", 151, ["other", *ADE20K_LABELS], 255)
+    return DatasetMetadata("ade20k", 150, list(ADE20K_LABELS), 255, default_palette(151)[1:])
 
 
 def ade20k(
     root: str | Path,
     split: str = "training",
-    transforms: Any = None,
+    transforms: Transform | None = None,
     *,
     keep_zero: bool = False,
-    seed: int | None = None,
-    check: bool = True,
+    **options: Unpack[DatasetOptions],
 ) -> SegmentationDataset:
     """ADE20K scene parsing from ``ADEChallengeData2016``.
 
@@ -35,26 +83,23 @@ def ade20k(
         transforms: ``(image, mask) -> (image, mask)`` callable.
         keep_zero: Keep value 0 ("other") as class 0 (151 classes) instead of ignoring it (150 classes,
             1..150 -> 0..149).
-        seed: Per-sample seed for the transforms.
-        check: Verify label ranges.
+        **options: ``seed``, ``check`` (see :class:`~seg_data.base.DatasetOptions`).
+
+    Returns:
+        The dataset, samples sorted by stem; masks hold 0..149 and 255 (or 0..150 with ``keep_zero``).
 
     Raises:
-        LayoutError: Unexpected layout. DatasetError: missing partner.
+        ConfigError: Unknown split.
+        LayoutError: No ``images/<split>`` or ``annotations/<split>`` folder.
+        DatasetError: An image without its annotation PNG or the reverse.
 
     Example:
         >>> ds = ade20k("/data/ADEChallengeData2016", "val")  # doctest: +SKIP
     """
-    split = resolve_split("ade20k", split, ("training", "validation"), {"train": "training", "val": "validation"})
-    base = locate(root, "ade20k", TREE, ["", "ADEChallengeData2016"], "images")
-    img_dir, ann_dir = base / "images" / split, base / "annotations" / split
-    for d in (img_dir, ann_dir):
-        if not d.is_dir():
-            raise layout_error("ade20k", Path(root), TREE, f"{d} does not exist")
-    images = index_by_stem(list_files(img_dir), what="image")
-    masks = index_by_stem(list_files(ann_dir, (".png",)), what="mask")
-    pairs = pair_by_stem(images, masks, name="ade20k", mask_hint=lambda s: f"annotations/{split}/{s}.png")
+    found = LAYOUT.locate(root, split)
+    pairs = found.pair(found.folder(f"images/{found.split}"), found.folder(f"annotations/{found.split}"))
     mapping = {i: i for i in range(151)} if keep_zero else {i: i - 1 for i in range(1, 151)}
-    return SegmentationDataset(
-        pairs, resolve_metadata("ade20k", keep_zero=keep_zero), transforms, split=split,
-        lut=build_lut(mapping), mapping_id=f"ade20k-keep_zero={keep_zero}", root=base, seed=seed, check=check,
-    )  # fmt: skip
+    lut = build_lut(mapping)
+    return found.dataset(
+        pairs, ade20k_metadata(keep_zero), transforms, lut=lut, mapping_id=f"ade20k-keep_zero={keep_zero}", **options
+    )

@@ -3,29 +3,53 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from seg_data._files import first_existing, index_by_stem, layout_error, list_files, locate, pair_by_stem
-from seg_data.base import SegmentationDataset
-from seg_data.datasets._common import resolve_split
+from seg_data.datasets._layout import Layout
+from seg_data.datasets.cityscapes import cityscapes_metadata
 from seg_data.labels import identity_lut
-from seg_data.metadata import resolve_metadata
+from seg_data.metadata import DatasetMetadata
 
-TREE = """\
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_data.base import DatasetOptions, SegmentationDataset, Transform
+
+__all__ = ["LAYOUT", "bdd100k", "bdd100k_metadata"]
+
+LAYOUT = Layout(
+    "bdd100k",
+    tree="""\
 <root>/                                  (or the folder holding bdd100k/)
 └── bdd100k/
     ├── images/10k/{train,val,test}/<stem>.jpg
     └── labels/sem_seg/masks/{train,val}/<stem>.png    (trainIds 0..18, 255 ignore)
-"""
+""",
+    nestings=("bdd100k", "", "bdd100k/bdd100k"),
+    marker="images/10k",
+    splits=("train", "val", "test"),
+)
+
+
+def bdd100k_metadata() -> DatasetMetadata:
+    """Return BDD100K's metadata: the 19 Cityscapes train classes (names and colors), 255 ignored.
+
+    Returns:
+        The metadata.
+
+    Example:
+        >>> bdd100k_metadata().labels[0]
+        'road'
+    """
+    cs = cityscapes_metadata("train")
+    return DatasetMetadata("bdd100k", 19, cs.labels, 255, cs.colors)
 
 
 def bdd100k(
     root: str | Path,
     split: str = "train",
-    transforms: Any = None,
-    *,
-    seed: int | None = None,
-    check: bool = True,
+    transforms: Transform | None = None,
+    **options: Unpack[DatasetOptions],
 ) -> SegmentationDataset:
     """BDD100K 10k semantic segmentation.
 
@@ -33,27 +57,23 @@ def bdd100k(
         root: Folder holding ``bdd100k/`` (or ``bdd100k/`` itself).
         split: ``train``, ``val`` or ``test`` (no masks: all pixels ignored).
         transforms: ``(image, mask) -> (image, mask)`` callable.
-        seed: Per-sample seed for the transforms.
-        check: Verify label ranges.
+        **options: ``seed``, ``check`` (see :class:`~seg_data.base.DatasetOptions`).
+
+    Returns:
+        The dataset sorted by stem (``test``: every mask pixel is 255).
 
     Raises:
-        LayoutError: Unexpected layout. DatasetError: missing partner.
+        ConfigError: Unknown split.
+        LayoutError: No ``bdd100k/images/10k/<split>`` (or, for train/val, no mask folder).
+        DatasetError: A mask PNG without its image or the reverse.
 
     Example:
         >>> ds = bdd100k("/data", "val")  # doctest: +SKIP
     """
-    split = resolve_split("bdd100k", split, ("train", "val", "test"))
-    base = locate(root, "bdd100k", TREE, ["bdd100k", "", "bdd100k/bdd100k"], "images/10k")
-    img_dir = base / "images" / "10k" / split
-    if not img_dir.is_dir():
-        raise layout_error("bdd100k", Path(root), TREE, f"{img_dir} does not exist")
-    mask_dir = first_existing(base, [f"labels/sem_seg/masks/{split}", f"labels/sem_seg/colormaps/{split}_ids"])
-    if mask_dir is None and split != "test":
-        raise layout_error("bdd100k", Path(root), TREE, f"{base / 'labels/sem_seg/masks' / split} does not exist")
-    images = index_by_stem(list_files(img_dir), what="image")
-    masks = index_by_stem(list_files(mask_dir, (".png",)), what="mask") if mask_dir is not None else None
-    pairs = pair_by_stem(images, masks, name="bdd100k", mask_hint=lambda s: f"labels/sem_seg/masks/{split}/{s}.png")
-    return SegmentationDataset(
-        pairs, resolve_metadata("bdd100k"), transforms, split=split, lut=identity_lut(19), mapping_id="bdd100k",
-        root=base, seed=seed, check=check,
-    )  # fmt: skip
+    found = LAYOUT.locate(root, split)
+    split = found.split
+    masks = found.folder(
+        f"labels/sem_seg/masks/{split}", f"labels/sem_seg/colormaps/{split}_ids", required=split != "test"
+    )
+    pairs = found.pair(found.folder(f"images/10k/{split}"), masks)
+    return found.dataset(pairs, bdd100k_metadata(), transforms, lut=identity_lut(19), mapping_id="bdd100k", **options)

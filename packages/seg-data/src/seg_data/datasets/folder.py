@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from seg_data._files import index_by_stem, layout_error, list_files, locate, pair_by_stem, read_split_list
-from seg_data.base import SegmentationDataset
+from seg_data.datasets._layout import Layout
 from seg_data.errors import ConfigError
 from seg_data.labels import palette_decode, reduce_zero_label
-from seg_data.metadata import DatasetMetadata
+from seg_data.metadata import Color, DatasetMetadata
 
-TREE = """\
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_data.base import DatasetOptions, SegmentationDataset, Transform
+
+__all__ = ["LAYOUT", "folder", "folder_metadata"]
+
+LAYOUT = Layout(
+    "folder",
+    tree="""\
 <root>/
 ├── images/[<split>/]<stem>.{jpg,png,...}
 ├── masks/[<split>/]<stem>.png          (index PNG: value = class, or palette/RGB PNG: color = class color)
 ├── [<split>.txt | splits/<split>.txt]  (optional: one stem per line)
 └── [metadata.json | metadata.toml]     (optional: {"num_classes", "labels", "colors", "ignore_index"})
-"""
+""",
+)
 
 _MASK_DIRS = ("masks", "labels", "annotations")
+_MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
+_MODES = ("auto", "index", "color")
 
 
 def _load_metadata_file(base: Path) -> DatasetMetadata | None:
@@ -47,30 +60,73 @@ def _load_metadata_file(base: Path) -> DatasetMetadata | None:
     return None
 
 
-class FolderDataset(SegmentationDataset):
-    """Folder masks: index values, or colors decoded with the metadata palette."""
+def folder_metadata(
+    root: str | Path | None = None,
+    *,
+    metadata: DatasetMetadata | dict[str, Any] | None = None,
+    num_classes: int | None = None,
+) -> DatasetMetadata:
+    """Return the metadata of a folder dataset: ``metadata``, else the root's metadata file, else ``num_classes``.
 
-    mask_mode: str = "auto"
-    zero_is_ignore: bool = False
+    ``resolve_metadata("folder", root=..., num_classes=...)`` calls this with the dataset's options.
 
-    def map_mask(self, raw: NDArray[np.integer], path: Path) -> NDArray[np.int64]:
-        """Decode colors (RGB masks or ``mask_mode="color"``) or keep index values; optional reduce-zero-label."""
-        if raw.ndim == 3 or self.mask_mode == "color":
-            if raw.ndim != 3:
-                raise ConfigError(f"{path}: mask_mode='color' but the mask has one channel")
-            out = palette_decode(raw, self.metadata.colors, ignore_index=self.ignore_index, source=str(path),
-                                 strict=True)  # fmt: skip
-        else:
-            out = raw.astype(np.int64)
-        if self.zero_is_ignore:
-            out = reduce_zero_label(out, ignore_index=self.ignore_index)
-        return out
+    Args:
+        root: The dataset folder (its ``metadata.json`` / ``metadata.toml`` is read); names the metadata.
+        metadata: Explicit metadata (object or dict).
+        num_classes: Shortcut without metadata: names ``class_<i>``, VOC palette, 255 ignored.
+
+    Returns:
+        The metadata.
+
+    Raises:
+        ConfigError: None of the three, or an invalid metadata file (names it).
+
+    Example:
+        >>> folder_metadata(num_classes=2).labels
+        ('class_0', 'class_1')
+    """
+    name = Path(root).name if root is not None else "folder"
+    if isinstance(metadata, dict):
+        return DatasetMetadata.from_dict(metadata, name=name)
+    if metadata is not None:
+        return metadata
+    found = _load_metadata_file(Path(root)) if root is not None else None
+    if found is not None:
+        return found
+    if num_classes is None:
+        raise ConfigError(
+            f"folder: no metadata for {root if root is not None else 'the folder dataset'}: pass metadata=..., "
+            'num_classes=..., or add metadata.json ({"num_classes": 3, "labels": [...], "colors": [[r, g, b], ...], '
+            '"ignore_index": 255}) to the root'
+        )
+    return DatasetMetadata(name, int(num_classes))
+
+
+def _map_folder_mask(
+    raw: NDArray[np.integer],
+    path: Path,
+    *,
+    colors: Sequence[Color],
+    ignore_index: int,
+    mask_mode: str,
+    reduce_zero: bool,
+) -> NDArray[np.int64]:
+    """Decode colors (RGB masks or ``mask_mode="color"``) or keep index values; optional reduce-zero-label."""
+    if raw.ndim == 3 or mask_mode == "color":
+        if raw.ndim != 3:
+            raise ConfigError(f"{path}: mask_mode='color' but the mask has one channel")
+        out = palette_decode(raw, colors, ignore_index=ignore_index, source=str(path), strict=True)
+    else:
+        out = raw.astype(np.int64)
+    if reduce_zero:
+        out = reduce_zero_label(out, ignore_index=ignore_index)
+    return out
 
 
 def folder(
     root: str | Path,
     split: str | None = None,
-    transforms: Any = None,
+    transforms: Transform | None = None,
     *,
     metadata: DatasetMetadata | dict[str, Any] | None = None,
     num_classes: int | None = None,
@@ -78,8 +134,7 @@ def folder(
     masks_dir: str | None = None,
     mask_mode: str = "auto",
     reduce_zero: bool = False,
-    seed: int | None = None,
-    check: bool = True,
+    **options: Unpack[DatasetOptions],
 ) -> SegmentationDataset:
     """Images and masks from two folders, paired by file stem.
 
@@ -88,58 +143,42 @@ def folder(
         split: Optional split: a sub-folder ``images/<split>/`` or a list ``<split>.txt`` / ``splits/<split>.txt``.
         transforms: ``(image, mask) -> (image, mask)`` callable.
         metadata: Class metadata (object or dict); default: ``metadata.json``/``.toml`` in root, else
-            ``num_classes``.
+            ``num_classes`` (see :func:`folder_metadata`).
         num_classes: Shortcut when no metadata is given (names ``class_<i>``, VOC palette, ignore 255).
         images_dir: Name of the image folder.
         masks_dir: Name of the mask folder (default: first of masks/labels/annotations that exists).
         mask_mode: ``"auto"`` (RGB files decoded by color, single-channel/palette files by index), ``"index"``
             or ``"color"``.
         reduce_zero: Treat 0 as ignore and shift the other labels down by one.
-        seed: Per-sample seed for the transforms.
-        check: Verify label ranges (values outside the classes are an error naming the file).
+        **options: ``seed``, ``check`` (see :class:`~seg_data.base.DatasetOptions`; ``check`` makes values
+            outside the classes an error naming the file).
+
+    Returns:
+        The dataset, in split-list order when a list is used, else sorted by stem.
 
     Raises:
-        LayoutError: Missing folders. ConfigError: no metadata. DatasetError: missing partner.
+        LayoutError: Missing folders. ConfigError: no metadata, unknown ``mask_mode``. DatasetError: missing partner.
 
     Example:
         >>> ds = folder("my_data", "train", num_classes=3)  # doctest: +SKIP
     """
-    if mask_mode not in ("auto", "index", "color"):
+    if mask_mode not in _MODES:
         raise ConfigError(f"folder: mask_mode={mask_mode!r} is unknown; use 'auto', 'index' or 'color'")
-    base = locate(root, "folder", TREE, [""], images_dir)
-    mdir = masks_dir or next((d for d in _MASK_DIRS if (base / d).is_dir()), None)
-    if mdir is None or not (base / mdir).is_dir():
-        raise layout_error("folder", base, TREE, f"no mask folder ({masks_dir or ' / '.join(_MASK_DIRS)})")
-    if isinstance(metadata, dict):
-        meta = DatasetMetadata.from_dict(metadata, name=base.name)
-    elif metadata is not None:
-        meta = metadata
-    else:
-        found = _load_metadata_file(base)
-        if found is None and num_classes is None:
-            raise ConfigError(
-                f"folder: no metadata for {base}: pass metadata=..., num_classes=..., or add metadata.json "
-                '({"num_classes": 3, "labels": [...], "colors": [[r, g, b], ...], "ignore_index": 255})'
-            )
-        meta = found if found is not None else DatasetMetadata(base.name, int(num_classes or 0))
-    img_dir, msk_dir, keys = base / images_dir, base / mdir, None
+    found = LAYOUT.locate(root, split, marker=images_dir)
+    masks = found.folder(*([masks_dir] if masks_dir else _MASK_DIRS))
+    meta = folder_metadata(found.base, metadata=metadata, num_classes=num_classes)
+    images, keys = found.base / images_dir, None
     if split is not None:
-        if (img_dir / split).is_dir():
-            img_dir, msk_dir = img_dir / split, msk_dir / split
-            if not msk_dir.is_dir():
-                raise layout_error("folder", base, TREE, f"{msk_dir} does not exist")
+        if (images / split).is_dir():
+            images, masks = images / split, found.folder(str((masks / split).relative_to(found.base)))
         else:
-            lst = next((p for p in (base / f"{split}.txt", base / "splits" / f"{split}.txt") if p.is_file()), None)
-            if lst is None:
-                raise layout_error("folder", base, TREE, f"split {split!r}: neither {img_dir / split} nor a list")
-            keys = read_split_list(lst, base, name="folder")
-    images = index_by_stem(list_files(img_dir), what="image")
-    masks = index_by_stem(list_files(msk_dir, (".png", ".bmp", ".tif", ".tiff")), what="mask")
-    pairs = pair_by_stem(images, masks, name="folder", keys=keys, mask_hint=lambda s: f"{msk_dir}/{s}.png")
-    ds = FolderDataset(
-        pairs, meta, transforms, split=split or "", lut=None, mapping_id=f"folder-{mask_mode}-rz={reduce_zero}",
-        root=base, seed=seed, check=check,
+            keys = found.split_list(f"{split}.txt", f"splits/{split}.txt", required=False)
+            if keys is None:
+                raise LAYOUT.error(found.base, f"split {split!r}: neither {images / split} nor a list")
+    pairs = found.pair(images, masks, keys=keys, mask_suffixes=_MASK_SUFFIXES)
+    mapper = functools.partial(
+        _map_folder_mask, colors=meta.colors, ignore_index=meta.ignore_index, mask_mode=mask_mode,
+        reduce_zero=reduce_zero,
     )  # fmt: skip
-    ds.mask_mode = mask_mode
-    ds.zero_is_ignore = reduce_zero
-    return ds
+    mapping_id = f"folder-{mask_mode}-rz={reduce_zero}"
+    return found.dataset(pairs, meta, transforms, mask_mapper=mapper, mapping_id=mapping_id, **options)

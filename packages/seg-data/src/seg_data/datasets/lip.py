@@ -3,37 +3,60 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from seg_data._files import (
-    first_existing,
-    index_by_stem,
-    layout_error,
-    list_files,
-    locate,
-    pair_by_stem,
-    read_split_list,
-)
-from seg_data.base import SegmentationDataset
-from seg_data.datasets._common import resolve_split
+from seg_data.datasets._layout import Layout
 from seg_data.labels import identity_lut
-from seg_data.metadata import resolve_metadata
+from seg_data.metadata import DatasetMetadata
 
-TREE = """\
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_data.base import DatasetOptions, SegmentationDataset, Transform
+
+__all__ = ["LAYOUT", "LIP_LABELS", "lip", "lip_metadata"]
+
+LAYOUT = Layout(
+    "lip",
+    tree="""\
 <root>/                                  (or <root>/LIP/)
 ├── TrainVal_images/[TrainVal_images/]{train,val}_images/<stem>.jpg      (extra level as unzipped, or flattened)
 ├── TrainVal_images/[TrainVal_images/]{train,val}_id.txt                 (optional; also <root>/{train,val}_id.txt)
 └── TrainVal_parsing_annotations/[TrainVal_parsing_annotations/]{train,val}_segmentations/<stem>.png
-"""
+""",
+    nestings=("", "LIP"),
+    marker="TrainVal_images",
+    splits=("train", "val"),
+)
+
+_IMAGES, _MASKS = "TrainVal_images", "TrainVal_parsing_annotations"
+
+#: The 20 LIP classes in mask-value order.
+LIP_LABELS: tuple[str, ...] = (
+    "background", "hat", "hair", "glove", "sunglasses", "upper-clothes", "dress", "coat", "socks", "pants",
+    "jumpsuits", "scarf", "skirt", "face", "left-arm", "right-arm", "left-leg", "right-leg", "left-shoe",
+    "right-shoe",
+)  # fmt: skip
+
+
+def lip_metadata() -> DatasetMetadata:
+    """Return LIP's metadata: 20 classes, 255 ignored.
+
+    Returns:
+        The metadata.
+
+    Example:
+        >>> lip_metadata().labels[13]
+        'face'
+    """
+    return DatasetMetadata("lip", 20, LIP_LABELS, 255)
 
 
 def lip(
     root: str | Path,
     split: str = "train",
-    transforms: Any = None,
-    *,
-    seed: int | None = None,
-    check: bool = True,
+    transforms: Transform | None = None,
+    **options: Unpack[DatasetOptions],
 ) -> SegmentationDataset:
     """LIP single-person parsing.
 
@@ -41,33 +64,25 @@ def lip(
         root: Folder holding ``TrainVal_images/`` and ``TrainVal_parsing_annotations/``.
         split: ``train`` or ``val``.
         transforms: ``(image, mask) -> (image, mask)`` callable.
-        seed: Per-sample seed for the transforms.
-        check: Verify label ranges.
+        **options: ``seed``, ``check`` (see :class:`~seg_data.base.DatasetOptions`).
+
+    Returns:
+        The dataset, in id-list order when ``<split>_id.txt`` exists, else sorted by stem.
 
     Raises:
-        LayoutError: Unexpected layout. DatasetError: missing partner, unsafe id list entry.
+        ConfigError: Unknown split.
+        LayoutError: No ``<split>_images`` or ``<split>_segmentations`` folder, with or without the extra level.
+        DatasetError: An image without its parsing PNG (or the reverse), or an unsafe id list entry.
 
     Example:
         >>> ds = lip("/data/LIP", "val")  # doctest: +SKIP
     """
-    split = resolve_split("lip", split, ("train", "val"))
-    base = locate(root, "lip", TREE, ["", "LIP"], "TrainVal_images")
-    img_dir = first_existing(
-        base, [f"TrainVal_images/TrainVal_images/{split}_images", f"TrainVal_images/{split}_images"]
+    found = LAYOUT.locate(root, split)
+    split = found.split
+    images = found.folder(f"{_IMAGES}/{_IMAGES}/{split}_images", f"{_IMAGES}/{split}_images")
+    masks = found.folder(f"{_MASKS}/{_MASKS}/{split}_segmentations", f"{_MASKS}/{split}_segmentations")
+    keys = found.split_list(
+        f"{_IMAGES}/{_IMAGES}/{split}_id.txt", f"{_IMAGES}/{split}_id.txt", f"{split}_id.txt", required=False
     )
-    ann = "TrainVal_parsing_annotations"
-    mask_dir = first_existing(base, [f"{ann}/{ann}/{split}_segmentations", f"{ann}/{split}_segmentations"])
-    if img_dir is None or mask_dir is None:
-        missing = f"TrainVal_images/{split}_images" if img_dir is None else f"{ann}/{split}_segmentations"
-        raise layout_error("lip", Path(root), TREE, f"{missing} (with or without the extra level) does not exist")
-    id_file = first_existing(
-        base, [f"TrainVal_images/TrainVal_images/{split}_id.txt", f"TrainVal_images/{split}_id.txt", f"{split}_id.txt"]
-    )
-    keys = read_split_list(id_file, base, name="lip") if id_file is not None else None
-    images = index_by_stem(list_files(img_dir), what="image")
-    masks = index_by_stem(list_files(mask_dir, (".png",)), what="mask")
-    pairs = pair_by_stem(images, masks, name="lip", keys=keys, mask_hint=lambda s: f"{mask_dir}/{s}.png")
-    return SegmentationDataset(
-        pairs, resolve_metadata("lip"), transforms, split=split, lut=identity_lut(20), mapping_id="lip",
-        root=base, seed=seed, check=check,
-    )  # fmt: skip
+    pairs = found.pair(images, masks, keys=keys)
+    return found.dataset(pairs, lip_metadata(), transforms, lut=identity_lut(20), mapping_id="lip", **options)

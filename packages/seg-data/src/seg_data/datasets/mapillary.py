@@ -2,65 +2,169 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from seg_data._files import first_existing, index_by_stem, layout_error, list_files, locate, pair_by_stem
-from seg_data.base import SegmentationDataset
-from seg_data.datasets._common import resolve_split
+from seg_core.errors import ConfigError
+from seg_data.datasets._layout import Layout
 from seg_data.labels import apply_lut, build_lut, palette_decode
-from seg_data.metadata import mapillary_metadata
+from seg_data.metadata import Color, DatasetMetadata
 
-TREE = """\
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_data.base import DatasetOptions, SegmentationDataset, Transform
+
+__all__ = ["LAYOUT", "find_config", "mapillary", "mapillary_lut", "mapillary_metadata"]
+
+LAYOUT = Layout(
+    "mapillary",
+    tree="""\
 <root>/
 ├── config_v1.2.json, config_v2.0.json
 ├── {training,validation,testing}/images/<stem>.jpg
 └── {training,validation}/{v1.2,v2.0}/labels/<stem>.png    (palette PNG: index = label id in the config;
                                                            v1.2-only releases: <split>/labels/<stem>.png)
-"""
+""",
+    nestings=("", "mapillary", "mapillary-vistas"),
+    splits=("training", "validation"),
+    aliases={"train": "training", "val": "validation"},
+)
+
+_VERSIONS = ("v1.2", "v2.0")
+
+
+def _check_version(version: str) -> None:
+    if version not in _VERSIONS:
+        raise ConfigError(f"mapillary: version={version!r} is unknown; use 'v1.2' or 'v2.0'")
 
 
 def find_config(root: Path, version: str) -> Path:
     """Return ``config_<version>.json`` under ``root`` (or one folder below it).
 
+    Args:
+        root: The dataset root.
+        version: ``"v1.2"`` or ``"v2.0"``.
+
+    Returns:
+        The config file.
+
     Raises:
         LayoutError: Not found.
     """
     name = f"config_{version}.json"
-    found = first_existing(root, [name])
+    found = root / name if (root / name).exists() else next(iter(sorted(root.glob(f"*/{name}"))), None)
     if found is None:
-        found = next(iter(sorted(root.glob(f"*/{name}"))), None)
-    if found is None:
-        raise layout_error("mapillary", root, TREE, f"{name} not found")
+        raise LAYOUT.error(root, f"{name} not found")
     return found
 
 
-class MapillaryDataset(SegmentationDataset):
-    """Mapillary: palette-index masks (or RGB masks decoded with the config colors)."""
+def _labels(config: dict[str, Any], source: object) -> list[dict[str, Any]]:
+    labels = config.get("labels")
+    if not isinstance(labels, list) or not labels:
+        raise ConfigError(f"mapillary config {source!s:.200} has no 'labels' list")
+    return labels
 
-    colors: list[tuple[int, int, int]]
 
-    def map_mask(self, raw: NDArray[np.integer], path: Path) -> NDArray[np.int64]:
-        """Map label ids (palette indices, or colors for RGB files) to the evaluated classes."""
-        assert self.lut is not None
-        if raw.ndim == 3:
-            raw = palette_decode(raw, self.colors, ignore_index=len(self.lut) - 1, source=str(path))
-        return apply_lut(raw, self.lut, source=str(path))
+def _kept(labels: list[dict[str, Any]], evaluated_only: bool) -> list[int]:
+    """Label ids that are classes: the evaluated ones, or all."""
+    return [i for i, lab in enumerate(labels) if lab.get("evaluate", True) or not evaluated_only]
+
+
+def mapillary_metadata(
+    config: str | Path | dict[str, Any] | None = None,
+    *,
+    root: str | Path | None = None,
+    version: str = "v2.0",
+    evaluated_only: bool = True,
+) -> DatasetMetadata:
+    """Build Mapillary Vistas metadata from the official ``config_v1.2.json`` / ``config_v2.0.json``.
+
+    Args:
+        config: Path to the config json, or its parsed content.
+        root: Without ``config``: the dataset root holding ``config_<version>.json`` (what
+            ``resolve_metadata("mapillary", root=..., version=...)`` passes).
+        version: ``"v1.2"`` or ``"v2.0"`` (with ``root``).
+        evaluated_only: Keep only labels with ``"evaluate": true`` (the benchmark classes); the others are
+            ignored. With False every label in the config is a class.
+
+    Returns:
+        Metadata with the config's readable names and colors, ``ignore_index`` 255.
+
+    Raises:
+        ConfigError: Neither ``config`` nor ``root``, an unknown version, or a config without ``labels`` list.
+        LayoutError: No config json under ``root``.
+
+    Example:
+        >>> cfg = {"labels": [{"readable": "Car", "color": [0, 0, 142], "evaluate": True}]}
+        >>> mapillary_metadata(cfg).labels
+        ('Car',)
+    """
+    if config is None:
+        if root is None:
+            raise ConfigError(
+                "mapillary metadata is read from the official config json: pass root=<dataset root> "
+                "(containing config_v1.2.json / config_v2.0.json), or config=<path to the json>"
+            )
+        _check_version(version)
+        config = find_config(Path(root), version)
+    data = config if isinstance(config, dict) else json.loads(Path(config).read_text())
+    labels = _labels(data, config)
+    kept = [labels[i] for i in _kept(labels, evaluated_only)]
+    return DatasetMetadata(
+        "mapillary",
+        len(kept),
+        [str(lab.get("readable", lab.get("name"))) for lab in kept],
+        255,
+        [tuple(lab["color"]) for lab in kept],
+    )
+
+
+def mapillary_lut(config: dict[str, Any], *, evaluated_only: bool = True) -> NDArray[np.int64]:
+    """Lookup table from label ids (palette indices) to the classes of :func:`mapillary_metadata`.
+
+    Args:
+        config: The parsed config json.
+        evaluated_only: As in :func:`mapillary_metadata`; the other labels map to 255.
+
+    Returns:
+        A table of at least 256 entries; its last entry is an id of no label (ignored).
+
+    Raises:
+        ConfigError: The config has no ``labels`` list.
+
+    Example:
+        >>> cfg = {"labels": [{"color": [1, 1, 1], "evaluate": False}, {"color": [2, 2, 2], "evaluate": True}]}
+        >>> mapillary_lut(cfg)[:2].tolist()
+        [255, 0]
+    """
+    labels = _labels(config, "config")
+    kept = _kept(labels, evaluated_only)
+    return build_lut({raw: k for k, raw in enumerate(kept)}, size=max(256, len(labels) + 1))
+
+
+def _map_label_ids(
+    raw: NDArray[np.integer], path: Path, *, colors: list[Color], lut: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Palette-index masks through ``lut``; RGB masks are first decoded with the config colors."""
+    if raw.ndim == 3:
+        raw = palette_decode(raw, colors, ignore_index=len(lut) - 1, source=str(path))
+    return apply_lut(raw, lut, source=str(path))
 
 
 def mapillary(
     root: str | Path,
     split: str = "training",
-    transforms: Any = None,
+    transforms: Transform | None = None,
     *,
     version: str = "v2.0",
     evaluated_only: bool = True,
-    seed: int | None = None,
-    check: bool = True,
+    **options: Unpack[DatasetOptions],
 ) -> SegmentationDataset:
     """Mapillary Vistas.
 
@@ -70,38 +174,28 @@ def mapillary(
         transforms: ``(image, mask) -> (image, mask)`` callable.
         version: ``"v1.2"`` (65 evaluated classes + unlabeled) or ``"v2.0"`` (124 labels).
         evaluated_only: Classes are the labels with ``"evaluate": true`` (others ignored); False keeps all.
-        seed: Per-sample seed for the transforms.
-        check: Verify label ranges.
+        **options: ``seed``, ``check`` (see :class:`~seg_data.base.DatasetOptions`).
+
+    Returns:
+        The dataset, samples sorted by stem.
 
     Raises:
-        LayoutError: Unexpected layout. DatasetError: missing partner.
+        ConfigError: Unknown version or split.
+        LayoutError: No ``<split>`` folder, config json, images or labels folder of ``version``.
+        DatasetError: A label PNG without its image or the reverse.
 
     Example:
         >>> ds = mapillary("/data/mapillary", "validation", version="v1.2")  # doctest: +SKIP
     """
-    from seg_core.errors import ConfigError
-
-    if version not in ("v1.2", "v2.0"):
-        raise ConfigError(f"mapillary: version={version!r} is unknown; use 'v1.2' or 'v2.0'")
-    split = resolve_split("mapillary", split, ("training", "validation"), {"train": "training", "val": "validation"})
-    base = locate(root, "mapillary", TREE, ["", "mapillary", "mapillary-vistas"], split)
-    config_path = find_config(base, version)
-    config = json.loads(config_path.read_text())
-    meta = mapillary_metadata(config, evaluated_only=evaluated_only)
-    labels = config["labels"]
-    kept = [i for i, lab in enumerate(labels) if lab.get("evaluate", True) or not evaluated_only]
-    lut = build_lut({raw: k for k, raw in enumerate(kept)}, size=max(256, len(labels) + 1))
-    img_dir = base / split / "images"
-    mask_dir = first_existing(base, [f"{split}/{version}/labels", f"{split}/labels"] if version == "v1.2" else [
-        f"{split}/{version}/labels"])  # fmt: skip
-    if not img_dir.is_dir() or mask_dir is None:
-        raise layout_error("mapillary", Path(root), TREE, f"{img_dir} or {base / split / version / 'labels'} missing")
-    images = index_by_stem(list_files(img_dir), what="image")
-    masks = index_by_stem(list_files(mask_dir, (".png",)), what="mask")
-    pairs = pair_by_stem(images, masks, name="mapillary", mask_hint=lambda s: f"{mask_dir}/{s}.png")
-    ds = MapillaryDataset(
-        pairs, meta, transforms, split=split, lut=lut, mapping_id=f"mapillary-{version}-eval={evaluated_only}",
-        root=base, seed=seed, check=check,
+    _check_version(version)
+    found = LAYOUT.locate(root, split, marker="{split}")
+    split = found.split
+    config = json.loads(find_config(found.base, version).read_text())
+    lut = mapillary_lut(config, evaluated_only=evaluated_only)
+    masks = found.folder(f"{split}/{version}/labels", *([f"{split}/labels"] if version == "v1.2" else []))
+    colors = [tuple(lab["color"]) for lab in config["labels"]]
+    return found.dataset(
+        found.pair(found.folder(f"{split}/images"), masks), mapillary_metadata(config, evaluated_only=evaluated_only),
+        transforms, lut=lut, mask_mapper=functools.partial(_map_label_ids, colors=colors, lut=lut),
+        mapping_id=f"mapillary-{version}-eval={evaluated_only}", **options,
     )  # fmt: skip
-    ds.colors = [tuple(lab["color"]) for lab in labels]
-    return ds

@@ -3,26 +3,63 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from seg_data._files import index_by_stem, layout_error, list_files, locate, pair_by_stem, read_split_list
-from seg_data.base import SegmentationDataset
+from seg_data.datasets._layout import Layout
+from seg_data.datasets.voc import VOC_LABELS
 from seg_data.errors import DatasetError
 from seg_data.labels import identity_lut
-from seg_data.metadata import resolve_metadata
+from seg_data.metadata import DatasetMetadata
 
-TREE = """\
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_data.base import DatasetOptions, SegmentationDataset, Transform
+
+__all__ = ["LAYOUT", "read_mat_mask", "sbd", "sbd_metadata"]
+
+LAYOUT = Layout(
+    "sbd",
+    tree="""\
 <root>/                                  (or <root>/benchmark_RELEASE/dataset/, <root>/dataset/)
 ├── img/2008_000002.jpg ...
 ├── cls/2008_000002.mat ...              (struct GTcls with field Segmentation: uint8 HxW, 0..20)
 └── {train,val}.txt                      (one stem per line)
-"""
+""",
+    nestings=("", "dataset", "benchmark_RELEASE/dataset"),
+    marker="cls",
+)
 
 
-def _loadmat(path: Path) -> NDArray[np.integer]:
+def sbd_metadata() -> DatasetMetadata:
+    """Return SBD's metadata: the 21 VOC classes, 255 ignored.
+
+    Returns:
+        The metadata.
+
+    Example:
+        >>> sbd_metadata().labels[1]
+        'aeroplane'
+    """
+    return DatasetMetadata("sbd", 21, VOC_LABELS, 255)
+
+
+def read_mat_mask(path: Path) -> NDArray[np.integer]:
+    """Read ``GTcls.Segmentation`` from an SBD ``.mat`` file (needs scipy: the ``sbd`` extra).
+
+    Args:
+        path: The ``cls/<stem>.mat`` file.
+
+    Returns:
+        The stored class indices (H, W).
+
+    Raises:
+        ImportError: scipy is missing.
+        DatasetError: The file is corrupt or has no ``GTcls.Segmentation`` (names it).
+    """
     try:
         import scipy.io
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -35,21 +72,11 @@ def _loadmat(path: Path) -> NDArray[np.integer]:
     return np.asarray(seg)
 
 
-class SBDDataset(SegmentationDataset):
-    """SBD: masks are MATLAB files (``GTcls.Segmentation``)."""
-
-    def read_raw_mask(self, path: Path) -> NDArray[np.integer]:
-        """Read ``GTcls.Segmentation`` from the .mat file."""
-        return _loadmat(path)
-
-
 def sbd(
     root: str | Path,
     split: str = "train",
-    transforms: Any = None,
-    *,
-    seed: int | None = None,
-    check: bool = True,
+    transforms: Transform | None = None,
+    **options: Unpack[DatasetOptions],
 ) -> SegmentationDataset:
     """SBD segmentation masks (needs the ``sbd`` extra: scipy).
 
@@ -57,24 +84,20 @@ def sbd(
         root: ``benchmark_RELEASE/dataset`` or a parent of it.
         split: ``train`` or ``val`` (a ``<split>.txt`` list next to ``img/``).
         transforms: ``(image, mask) -> (image, mask)`` callable.
-        seed: Per-sample seed for the transforms.
-        check: Verify label ranges.
+        **options: ``seed``, ``check`` (see :class:`~seg_data.base.DatasetOptions`).
+
+    Returns:
+        The dataset, samples in split-list order.
 
     Raises:
-        LayoutError: Unexpected layout. DatasetError: missing mask or unreadable .mat.
+        LayoutError: No ``cls/`` folder or no ``<split>.txt`` list.
+        DatasetError: A listed stem without image or ``.mat`` mask, an unsafe list entry, or an unreadable .mat.
 
     Example:
         >>> ds = sbd("/data/benchmark_RELEASE", "train")  # doctest: +SKIP
     """
-    base = locate(root, "sbd", TREE, ["", "dataset", "benchmark_RELEASE/dataset"], "cls")
-    list_file = base / f"{split}.txt"
-    if not list_file.is_file():
-        raise layout_error("sbd", Path(root), TREE, f"split list {list_file} does not exist")
-    keys = read_split_list(list_file, base, name="sbd")
-    images = index_by_stem(list_files(base / "img"), what="image")
-    masks = index_by_stem(list_files(base / "cls", (".mat",)), what="mask")
-    pairs = pair_by_stem(images, masks, name="sbd", keys=keys, mask_hint=lambda s: f"cls/{s}.mat")
-    return SBDDataset(
-        pairs, resolve_metadata("sbd"), transforms, split=split, lut=identity_lut(21), mapping_id="sbd",
-        root=base, seed=seed, check=check,
-    )  # fmt: skip
+    found = LAYOUT.locate(root, split)
+    keys = found.split_list(f"{split}.txt")
+    pairs = found.pair(found.base / "img", found.base / "cls", keys=keys, mask_suffixes=(".mat",))
+    lut, meta = identity_lut(21), sbd_metadata()
+    return found.dataset(pairs, meta, transforms, lut=lut, mask_reader=read_mat_mask, mapping_id="sbd", **options)

@@ -2,23 +2,55 @@
 
 Deterministic from ``seed``: sample ``i`` of split ``s`` is always the same image and mask. It is the
 built-in dataset for the demo, the examples and the tests (no download, any size and class count).
+torch is imported when samples are generated, not with this module.
 """
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
+from numpy.typing import NDArray
 
-from seg_data.base import SegmentationDataset
 from seg_data.errors import ConfigError
-from seg_data.metadata import resolve_metadata
+from seg_data.metadata import DatasetMetadata
+
+if TYPE_CHECKING:
+    import torch
+
+    from seg_data.base import SegmentationDataset, Transform
+
+__all__ = ["SyntheticSamples", "synthetic", "synthetic_metadata"]
+
+_SHAPES = ("background", "square", "disc", "triangle", "stripe")
+
+
+def synthetic_metadata(num_classes: int = 4, ignore_index: int = 255) -> DatasetMetadata:
+    """Return the synthetic dataset's metadata.
+
+    Args:
+        num_classes: Classes including background (class 0).
+        ignore_index: Value of ignored pixels.
+
+    Returns:
+        The metadata; classes are named after their shapes (``shape_<i>`` beyond the named ones).
+
+    Example:
+        >>> synthetic_metadata(3).labels
+        ('background', 'square', 'disc')
+    """
+    labels = [_SHAPES[i] if i < len(_SHAPES) else f"shape_{i}" for i in range(num_classes)]
+    return DatasetMetadata("synthetic", num_classes, labels, ignore_index)
 
 
 def _generate(seed: int, size: tuple[int, int], num_classes: int, ignore_index: int, ignore_border: int
               ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Sample ``seed``: uint8 image (3, H, W) and int64 mask (H, W)."""
+    import torch
+
     g = torch.Generator().manual_seed(seed)
     h, w = size
     yy = torch.arange(h, dtype=torch.float32).view(h, 1).expand(h, w)
@@ -53,44 +85,36 @@ def _generate(seed: int, size: tuple[int, int], num_classes: int, ignore_index: 
     return image, mask
 
 
-class SyntheticDataset(SegmentationDataset):
-    """Generated images and masks (see :func:`synthetic`)."""
+@dataclass(frozen=True)
+class SyntheticSamples:
+    """The generator of one split's samples (``generate`` of the dataset; picklable for DataLoader workers).
 
-    def __init__(self, *, num_samples: int, size: tuple[int, int], num_classes: int, data_seed: int,
-                 ignore_index: int, ignore_border: int, split: str, transforms: Any, seed: int | None) -> None:  # fmt: skip
-        meta = resolve_metadata("synthetic", num_classes=num_classes, ignore_index=ignore_index)
-        samples = [(f"{split}_{i:05d}", Path(f"<synthetic {split} #{i}>"), None) for i in range(num_samples)]
-        super().__init__(samples, meta, transforms, split=split, mapping_id=f"synthetic-{num_classes}", seed=seed)
-        self.size = size
-        self.ignore_border = ignore_border
-        self._base_seed = data_seed * 1_000_003 + zlib.crc32(split.encode())
+    Args:
+        base_seed: Seed of sample 0 (sample ``i`` uses ``base_seed + i``).
+        size: ``(H, W)``.
+        num_classes: Classes including background.
+        ignore_index: Value of ignored pixels.
+        ignore_border: Rows at the top and bottom set to ``ignore_index``.
+    """
 
-    def generate(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return sample ``index`` as (uint8 image (3, H, W), int64 mask (H, W))."""
-        return _generate(self._base_seed + index, self.size, self.num_classes, self.ignore_index, self.ignore_border)
+    base_seed: int
+    size: tuple[int, int]
+    num_classes: int
+    ignore_index: int
+    ignore_border: int
 
-    def load_image(self, index: int) -> torch.Tensor:
-        """Generated uint8 image."""
-        return self.generate(index)[0]
-
-    def load_mask(self, index: int) -> torch.Tensor:
-        """Generated mask (no image work is saved: generation is cheap)."""
-        return self.generate(index)[1]
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} samples")
-        index %= len(self)
-        from torchvision import tv_tensors
-
-        image, mask = self.generate(index)
-        return self.apply_transforms(tv_tensors.Image(image), tv_tensors.Mask(mask), index)
+    def __call__(self, index: int) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
+        """Return sample ``index`` decoded: uint8 image (H, W, 3) and int64 mask (H, W)."""
+        image, mask = _generate(
+            self.base_seed + index, self.size, self.num_classes, self.ignore_index, self.ignore_border
+        )
+        return image.permute(1, 2, 0).numpy(), mask.numpy()
 
 
 def synthetic(
     root: str | Path | None = None,
     split: str = "train",
-    transforms: Any = None,
+    transforms: Transform | None = None,
     *,
     num_samples: int = 16,
     size: int | tuple[int, int] = (64, 64),
@@ -103,7 +127,7 @@ def synthetic(
     """The built-in synthetic dataset (no files; ``root`` is ignored).
 
     Args:
-        root: Ignored (accepted so every dataset has the same call).
+        root: Ignored (accepted so every dataset has the same call; optional, unlike file datasets).
         split: Any name; different splits give different samples.
         transforms: ``(image, mask) -> (image, mask)`` callable.
         num_samples: Number of samples.
@@ -132,7 +156,12 @@ def synthetic(
             f"synthetic: need size >= 4, num_samples >= 0, num_classes >= 1; got size={size!r}, "
             f"num_samples={num_samples}, num_classes={num_classes}"
         )
-    return SyntheticDataset(
-        num_samples=num_samples, size=hw, num_classes=num_classes, data_seed=data_seed, ignore_index=ignore_index,
-        ignore_border=ignore_border, split=split, transforms=transforms, seed=seed,
-    )  # fmt: skip
+    from seg_data.base import SegmentationDataset
+
+    meta = synthetic_metadata(num_classes, ignore_index)
+    samples = [(f"{split}_{i:05d}", Path(f"<synthetic {split} #{i}>"), None) for i in range(num_samples)]
+    base_seed = data_seed * 1_000_003 + zlib.crc32(split.encode())
+    make = SyntheticSamples(base_seed, hw, num_classes, ignore_index, ignore_border)
+    return SegmentationDataset(
+        samples, meta, transforms, split=split, generate=make, mapping_id=f"synthetic-{num_classes}", seed=seed
+    )

@@ -3,30 +3,60 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from seg_data._files import index_by_stem, layout_error, list_files, locate, pair_by_stem, read_split_list
-from seg_data.base import SegmentationDataset
+from seg_data.datasets._layout import Layout
 from seg_data.labels import identity_lut
-from seg_data.metadata import resolve_metadata
+from seg_data.metadata import DatasetMetadata
 
-TREE = """\
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from seg_data.base import DatasetOptions, SegmentationDataset, Transform
+
+__all__ = ["LAYOUT", "VOC_LABELS", "voc", "voc_metadata"]
+
+LAYOUT = Layout(
+    "voc",
+    tree="""\
 <root>/                                  (or <root>/VOCdevkit/VOC2012/, <root>/VOC2012/)
 ├── JPEGImages/2007_000032.jpg ...
 ├── SegmentationClass/2007_000032.png ...        (palette PNG: index = class, 255 = border)
 ├── SegmentationClassAug/2007_000032.png ...     (optional, aug=True)
 └── ImageSets/Segmentation/{train,val,trainval}.txt   (one stem per line; train_aug.txt with aug=True)
-"""
+""",
+    nestings=("", "VOCdevkit/VOC2012", "VOC2012", "VOCdevkit/VOCdevkit/VOC2012"),
+    marker="JPEGImages",
+)
+
+#: The 21 VOC classes in mask-value order.
+VOC_LABELS: tuple[str, ...] = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+)  # fmt: skip
+
+
+def voc_metadata() -> DatasetMetadata:
+    """Return VOC's metadata: 21 classes, the VOC palette, 255 ignored.
+
+    Returns:
+        The metadata (``resolve_metadata("voc")``).
+
+    Example:
+        >>> meta = voc_metadata()
+        >>> meta.labels[15], meta.colors[15]
+        ('person', (192, 128, 128))
+    """
+    return DatasetMetadata("voc", 21, VOC_LABELS, 255)
 
 
 def voc(
     root: str | Path,
     split: str = "train",
-    transforms: Any = None,
+    transforms: Transform | None = None,
     *,
     aug: bool = False,
-    seed: int | None = None,
-    check: bool = True,
+    **options: Unpack[DatasetOptions],
 ) -> SegmentationDataset:
     """PASCAL VOC 2012 segmentation.
 
@@ -35,8 +65,10 @@ def voc(
         split: Name of a list in ``ImageSets/Segmentation/`` (``train``, ``val``, ``trainval``, ``train_aug``...).
         transforms: ``(image, mask) -> (image, mask)`` callable.
         aug: Read masks from ``SegmentationClassAug`` (the SBD-augmented set) instead of ``SegmentationClass``.
-        seed: Per-sample seed for the transforms.
-        check: Verify label ranges.
+        **options: ``seed``, ``check`` (see :class:`~seg_data.base.DatasetOptions`).
+
+    Returns:
+        The dataset, samples in split-list order.
 
     Raises:
         LayoutError: Unexpected layout or missing split list. DatasetError: missing mask, unsafe list entry.
@@ -44,18 +76,10 @@ def voc(
     Example:
         >>> ds = voc("/data/VOCdevkit", "val")  # doctest: +SKIP
     """
-    base = locate(root, "voc", TREE, ["", "VOCdevkit/VOC2012", "VOC2012", "VOCdevkit/VOCdevkit/VOC2012"], "JPEGImages")
-    mask_dir = base / ("SegmentationClassAug" if aug else "SegmentationClass")
-    if not mask_dir.is_dir():
-        raise layout_error("voc", Path(root), TREE, f"{mask_dir} does not exist")
-    list_file = base / "ImageSets" / "Segmentation" / f"{split}.txt"
-    if not list_file.is_file():
-        raise layout_error("voc", Path(root), TREE, f"split list {list_file} does not exist")
-    keys = read_split_list(list_file, base, name="voc")
-    images = index_by_stem(list_files(base / "JPEGImages"), what="image")
-    masks = index_by_stem(list_files(mask_dir, (".png",)), what="mask")
-    pairs = pair_by_stem(images, masks, name="voc", keys=keys, mask_hint=lambda s: f"{mask_dir.name}/{s}.png")
-    return SegmentationDataset(
-        pairs, resolve_metadata("voc"), transforms, split=split, lut=identity_lut(21),
-        mapping_id=f"voc-aug={aug}", root=base, seed=seed, check=check,
-    )  # fmt: skip
+    found = LAYOUT.locate(root, split)
+    masks = found.folder("SegmentationClassAug" if aug else "SegmentationClass")
+    keys = found.split_list(f"ImageSets/Segmentation/{split}.txt")
+    pairs = found.pair(found.base / "JPEGImages", masks, keys=keys)
+    return found.dataset(
+        pairs, voc_metadata(), transforms, lut=identity_lut(21), mapping_id=f"voc-aug={aug}", **options
+    )
