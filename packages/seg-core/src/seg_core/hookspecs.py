@@ -91,7 +91,12 @@ def seg_register_architectures(registry: Registrar) -> None:
 
 @hookspec
 def seg_register_datasets(registry: Registrar) -> None:
-    """Register datasets: callables ``(root, split, transforms, **options) -> Dataset``."""
+    """Register datasets: callables ``(root, split, transforms, **options) -> Dataset``.
+
+    Info keys used by seg-data: ``description``, and ``metadata="module:attr"``, a lazy
+    builder of the dataset's ``DatasetMetadata`` (class names, ignore index, palette),
+    which ``seg_data.resolve_metadata(name)`` finds through this entry.
+    """
 
 
 @hookspec
