@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ class BasicCNNEncoder(nn.Module, EncoderMixin):
         norm: Norm layer name (see `seg_core.layers.get_norm`).
 
     Raises:
-        ConfigError: Invalid depth, widths, strides or weights.
+        ConfigError: Invalid depth, widths (each an int >= 1), strides or weights.
     """
 
     def __init__(
@@ -73,8 +74,21 @@ class BasicCNNEncoder(nn.Module, EncoderMixin):
         super().__init__()
         if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 5:
             raise ConfigError(f"basic_cnn depth must be in 1..5, got {depth!r}")
-        if len(widths) < depth:
-            raise ConfigError(f"basic_cnn needs at least depth={depth} widths, got {list(widths)}")
+        try:
+            listed = None if isinstance(widths, (str, bytes)) else list(widths)
+        except TypeError:
+            listed = None
+        if listed is None:
+            raise ConfigError(f"basic_cnn widths must be a list of ints >= 1 (one per level), got {widths!r}")
+        if len(listed) < depth:
+            raise ConfigError(f"basic_cnn needs at least depth={depth} widths, got {listed}")
+        used = listed[1 if stem_stride == 4 else 0 : depth]  # a stride-4 stem builds no level 1
+        bad = [w for w in used if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1]
+        if bad:
+            raise ConfigError(
+                f"basic_cnn widths must be ints >= 1 (a stage of width {bad[0]!r} builds a broken network), "
+                f"got widths={listed}; pass e.g. encoder_params={{'widths': {list(_DEFAULT_WIDTHS[:depth])}}}"
+            )
         if stem_stride not in (2, 4):
             raise ConfigError(f"stem_stride must be 2 or 4, got {stem_stride!r}")
         if stem_stride == 4 and strides is not None:

@@ -84,7 +84,9 @@ class HeadArgs(TypedDict, total=False):
             a class or a function (default None: logits).
         aux_params: Classification head on the deepest encoder map (``{"classes": 4, ...}``).
         head_upsampling: Head upsampling factor, an int or one per axis; None (default) is
-            automatic: the output has the input size.
+            automatic: the output has the input size. A value that makes the output size differ
+            from the input size warns (``UserWarning``; code ported from TorchSeg sets
+            ``head_upsampling=2`` for stride-4 encoders, which seg does not need).
         input_padding: Pad inputs to a valid size and crop the output back (default False).
     """
 
@@ -238,15 +240,17 @@ def build_encoder(
         The encoder (an `EncoderMixin` module).
 
     Raises:
-        ConfigError: Invalid values, or options the encoder does not support.
+        ConfigError: Invalid values (an ``encoder_name`` that is not a non-empty string...), or
+            options the encoder does not support.
 
     Example:
         >>> from seg_core.building import build_encoder
         >>> build_encoder("basic_cnn", depth=3).out_channels  # doctest: +SKIP
         (3, 32, 64, 128)
     """
-    from seg_core.components import create_encoder
+    from seg_core.components import check_encoder_name, create_encoder
 
+    check_encoder_name(encoder_name)
     check_positive("in_channels", in_channels)
     check_positive("encoder_depth", depth)
     if params is not None and not isinstance(params, dict):

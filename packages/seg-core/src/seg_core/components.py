@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from seg_core.encoder import EncoderMixin
 
 __all__ = [
+    "check_encoder_name",
     "check_kwargs",
     "create_checked",
     "create_encoder",
@@ -47,6 +48,29 @@ def check_kwargs(factory: Callable[..., Any], kwargs: dict[str, Any], what: str)
     unknown = [k for k in kwargs if k not in accepted]
     if unknown:
         raise ConfigError(unexpected_arguments(what, unknown, accepted))
+
+
+def check_encoder_name(value: Any, argument: str = "encoder_name") -> None:
+    """Require a non-empty string for an encoder name.
+
+    Args:
+        value: The name as passed.
+        argument: The argument's name in the message.
+
+    Raises:
+        ConfigError: ``value`` is None, empty or not a string (naming the argument and the fix).
+    """
+    if isinstance(value, str) and value.strip():
+        return
+    if isinstance(value, str):
+        got = "a blank string" if value else "an empty string"
+    else:
+        got = "None" if value is None else f"{value!r} of type {type(value).__name__}"
+    raise ConfigError(
+        f"{argument} must be the name of a registered encoder, e.g. 'basic_cnn' (the default) or "
+        f"'resnet34' (with seg-encoders-timm); got {got}. List them with seg_core.list_encoders() or "
+        "`seg list encoders`"
+    )
 
 
 T = TypeVar("T")
@@ -94,7 +118,7 @@ def create_encoder(name: str, /, **kwargs: Any) -> EncoderMixin:
 
     Raises:
         UnknownNameError: Unknown encoder.
-        ConfigError: Arguments the encoder does not accept.
+        ConfigError: ``name`` is not a non-empty string, or arguments the encoder does not accept.
         PluginError: The registered factory did not build an `EncoderMixin`.
 
     Example:
@@ -103,6 +127,7 @@ def create_encoder(name: str, /, **kwargs: Any) -> EncoderMixin:
     """
     from seg_core.encoder import EncoderMixin
 
+    check_encoder_name(name)
     encoder = create_checked("encoders", name, kwargs, EncoderMixin, "which does not implement seg_core.EncoderMixin")
     encoder.registry_name = name
     encoder.registry_source = get_registry("encoders").source(name)

@@ -61,7 +61,8 @@ class EncoderMixin:
     * optionally ``_reductions`` (default ``2**i``), ``_axis_reductions`` for
       anisotropic encoders (a tuple per level, one entry per spatial axis),
       ``_spatial_dims`` (2), ``_first_conv`` (dotted path of the stem conv),
-      ``_supports_dilation``, ``_fixed_input_size``, ``_has_prefix_tokens``,
+      ``_supports_dilation``, ``_fixed_input_size`` (with ``_fixed_input_size_hint``, the
+      option that lifts it, for the error), ``_has_prefix_tokens``,
       ``_input_divisor`` (an extra divisibility requirement, e.g. a ViT's patch size;
       combined with the output stride) and ``_min_input_size``.
 
@@ -96,6 +97,8 @@ class EncoderMixin:
     _first_conv: str | None = None
     _supports_dilation: bool = True
     _fixed_input_size: tuple[int, ...] | None = None
+    #: How to lift ``_fixed_input_size`` (the option to pass), named when an input has another size.
+    _fixed_input_size_hint: str | None = None
     _has_prefix_tokens: bool = False
     _input_divisor: int | Sequence[int] | None = None
     _min_input_size: int | Sequence[int] | None = None
@@ -213,6 +216,26 @@ class EncoderMixin:
                 raise ConfigError(
                     f"{name}: each reduction must be a multiple of the previous one, got {self.reductions}"
                 )
+
+    def check_fixed_input_size(self, x: torch.Tensor) -> None:
+        """Raise `InputShapeError` if the encoder has a fixed input size and ``x`` has another.
+
+        Encoders with ``_fixed_input_size`` call it first in ``forward``, so a wrong size gets
+        seg's error, with ``_fixed_input_size_hint``, not the backbone's.
+
+        Raises:
+            InputShapeError: Naming both sizes and the hint.
+        """
+        fixed = self._fixed_input_size
+        if not fixed or tuple(int(s) for s in x.shape[2:]) == tuple(int(v) for v in fixed):
+            return
+        from seg_core.errors import InputShapeError
+
+        raise InputShapeError(
+            f"{type(self).__name__} has a fixed input size {tuple(fixed)}, got an input of size "
+            f"{tuple(int(s) for s in x.shape[2:])}. "
+            + (self._fixed_input_size_hint or "Resize the input, or use an encoder without a fixed input size.")
+        )
 
     # -- input channels --------------------------------------------------------
     def _stem_conv(self) -> tuple[str, nn.Module]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import os
+import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +36,79 @@ def is_tracing() -> bool:
         return True
     onnx = getattr(torch, "onnx", None)
     return bool(onnx is not None and hasattr(onnx, "is_in_onnx_export") and onnx.is_in_onnx_export())
+
+
+def _is_ndarray(x: Any) -> bool:
+    return type(x).__module__ == "numpy" and type(x).__name__ == "ndarray"
+
+
+def _weights_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the model's first floating-point parameter (None without any)."""
+    for param in model.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return None
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return bool(torch.is_autocast_enabled(device_type))
+    except (RuntimeError, ValueError, TypeError):  # a device type autocast does not know
+        return False
+
+
+def _layout_hint(shape: tuple[int, ...], dims: int, in_channels: int) -> str:
+    """A hint for the usual layout mistakes: a missing batch axis, channels last."""
+    if len(shape) == dims + 1:
+        if shape[-1] == in_channels and shape[0] != in_channels:
+            order = ", ".join(str(i) for i in (dims, *range(dims)))
+            return f" (one channels-last image? use x.permute({order}).unsqueeze(0); numpy: x.transpose({order})[None])"
+        return " (one image without the batch axis? use x.unsqueeze(0); numpy: x[None])"
+    if len(shape) == dims + 2 and shape[-1] == in_channels and shape[1] != in_channels:
+        order = ", ".join(str(i) for i in (0, dims + 1, *range(1, dims + 1)))
+        return f" (channels-last? use x.permute({order}); numpy: x.transpose({order}))"
+    return ""
+
+
+def _caller_stacklevel(model: nn.Module) -> int | None:
+    """The ``stacklevel`` that points a warning at the line that constructs ``model``.
+
+    Counted from the function that calls ``warnings.warn``: skips the frames of ``model``'s
+    constructors (the architecture, its bases, seg's wrapper) and of seg's own packages
+    (``create_model``...).
+
+    Returns:
+        The level, or None when a loader builds the model (``from_pretrained``, ``from_smp``):
+        its arguments come from a file, not from the caller's code.
+    """
+    frame: Any = sys._getframe(1)  # the function that calls warnings.warn (level 1)
+    level = 1
+    while frame is not None:
+        module = frame.f_globals.get("__name__")
+        if module in _LOADERS or (module, frame.f_code.co_name) in _LOADERS:
+            return None
+        if frame.f_locals.get("self") is not model and not _in_seg_package(frame):
+            return level
+        frame = frame.f_back
+        level += 1
+    return 2
+
+
+#: Top-level packages whose frames a construction warning skips.
+_OWN_PACKAGES = ("seg_core", "seg_decoders", "seg_3d", "seg_encoders_timm", "seg_train", "seg_data")
+#: Modules and (module, function)s that rebuild saved or imported models: construction warnings
+#: are not repeated for them.
+_LOADERS: frozenset[Any] = frozenset(
+    {"seg_core.checkpoint", "seg_decoders.smp_import", ("seg_core.architectures", "from_pretrained")}
+)
+
+
+def _in_seg_package(frame: Any) -> bool:
+    top = str(frame.f_globals.get("__name__", "")).split(".")[0]
+    if top not in _OWN_PACKAGES:
+        return False
+    root = os.path.dirname(str(getattr(sys.modules.get(top), "__file__", "") or ""))
+    return bool(root) and str(frame.f_code.co_filename).startswith(root + os.sep)
 
 
 def _record_init(init: Any) -> Any:
@@ -203,7 +279,22 @@ class SegmentationModel(nn.Module):
         if args["head_upsampling"] is not None and upsampling is not None:
             raise ConfigError("pass either head_upsampling or upsampling (its smp name), not both")
         requested = args["head_upsampling"] if upsampling is None else upsampling
-        factor = head_upsampling_factor(requested, encoder.axis_reductions[output_level], dims)
+        automatic = tuple(int(v) for v in encoder.axis_reductions[output_level])
+        factor = head_upsampling_factor(requested, automatic, dims)
+        if requested is not None and factor != automatic:
+            name = "head_upsampling" if upsampling is None else "upsampling"
+            ratio = [f / a for f, a in zip(factor, automatic)]
+            scale = f"{ratio[0]:g}x" if len(set(ratio)) == 1 else "(" + ", ".join(f"{r:g}x" for r in ratio) + ")"
+            level = _caller_stacklevel(self)
+            if level is not None:
+                warnings.warn(
+                    f"{type(self).__name__}: {name}={requested!r} makes the output {scale} the input size (the "
+                    f"decoder output is at reduction {automatic if len(set(automatic)) > 1 else automatic[0]}). "
+                    f"seg already upsamples to the input size: remove {name} (None = automatic) unless you want "
+                    "another output size",
+                    UserWarning,
+                    stacklevel=level,
+                )
         self.segmentation_head = SegmentationHead(
             decoder_channels,
             args["classes"],
@@ -262,32 +353,84 @@ class SegmentationModel(nn.Module):
     def check_input_shape(self, x: torch.Tensor) -> None:
         """Raise `InputShapeError` if ``x`` cannot be processed.
 
-        The message names the nearest valid padded size. Skipped while tracing,
-        compiling or exporting.
+        Checks the type, the number of dimensions, the channels, the dtype (against the
+        model's weights, unless autocast is on) and the spatial sizes (fixed input size,
+        minimum size, divisibility). The message names the nearest valid padded size.
+        Skipped while tracing, compiling or exporting.
         """
+        self._check_input_layout(x)
+        self._check_input_sizes(x)
+
+    def _check_input_layout(self, x: Any) -> None:
+        """Type, number of dimensions, channels and dtype: what padding cannot fix."""
+        if not isinstance(x, torch.Tensor):
+            hint = " (convert it with torch.from_numpy, or call model.predict(array))" if _is_ndarray(x) else ""
+            raise InputShapeError(f"expected a torch.Tensor input, got {type(x).__name__}{hint}")
         dims = self.spatial_dims
+        shape = tuple(x.shape)
+        in_channels = int(getattr(self.encoder, "in_channels", shape[1] if x.dim() > 1 else 0))
         if x.dim() != dims + 2:
             layout = "(N, C, " + ", ".join(a[0].upper() for a in _AXES[dims]) + ")"
-            raise InputShapeError(f"expected a {dims + 2}D input {layout}, got shape {tuple(x.shape)}")
-        in_channels = int(getattr(self.encoder, "in_channels", x.shape[1]))
-        if x.shape[1] != in_channels:
             raise InputShapeError(
-                f"input has {x.shape[1]} channels but the model was built with in_channels={in_channels}; "
+                f"expected a {dims + 2}D input {layout}, got shape {shape}{_layout_hint(shape, dims, in_channels)}"
+            )
+        if shape[1] != in_channels:
+            raise InputShapeError(
+                f"input has {shape[1]} channels but the model was built with in_channels={in_channels} "
+                f"(input shape {shape}){_layout_hint(shape, dims, in_channels)}; "
                 f"see {faq_link('more-than-3-input-channels')}"
             )
+        self._check_input_dtype(x)
+
+    def _check_input_dtype(self, x: torch.Tensor) -> None:
+        model_dtype = _weights_dtype(self)
+        if not x.is_floating_point():
+            conversion = "x.float() / 255" if x.dtype == torch.uint8 else "x.float()"
+            raise InputShapeError(
+                f"input has dtype {x.dtype} but the model computes in {model_dtype or 'floating point'}: "
+                f"images must be floating point; convert them ({conversion}, then normalise as in training). "
+                f"See {faq_link('input-errors')}"
+            )
+        if model_dtype is None or x.dtype == model_dtype or _autocast_enabled(x.device.type):
+            return
+        fixes = [f"convert the input (x.to({model_dtype}))"]
+        if x.dtype in (torch.float16, torch.bfloat16):
+            fixes.append(f"run the model under torch.autocast({x.device.type!r}, dtype={x.dtype}) for mixed precision")
+        fixes.append(f"convert the model (model.to({x.dtype}))")
+        raise InputShapeError(
+            f"input has dtype {x.dtype} but the model's weights are {model_dtype}: "
+            + ", ".join(fixes[:-1])
+            + f" or {fixes[-1]}. See {faq_link('input-errors')}"
+        )
+
+    def _check_input_sizes(self, x: torch.Tensor) -> None:
+        """Fixed input size, minimum size and divisibility (the last two are fixed by padding)."""
+        dims = self.spatial_dims
         sizes = [int(s) for s in x.shape[2:]]
         names = _AXES[dims]
+        got = ", ".join(f"{n}={s}" for n, s in zip(names, sizes))
+        fixed = self._fixed_input_size()
+        if fixed is not None and (
+            any(s > f for s, f in zip(sizes, fixed)) if self.input_padding else tuple(sizes) != fixed
+        ):
+            hint = getattr(self.encoder, "_fixed_input_size_hint", None)
+            padding = " or smaller (it is padded)" if self.input_padding else ""
+            raise InputShapeError(
+                f"Wrong input shape {got}: this model's encoder has a fixed input size and takes only {fixed}"
+                f"{padding}. "
+                + (hint or "Resize the input, or use an encoder without a fixed input size.")
+                + f" See {faq_link('input-errors')}"
+            )
+        if self.input_padding:
+            return
         small = [(n, s, m) for n, s, m in zip(names, sizes, self.min_input_size) if s < m]
         if small:
             need = ", ".join(f"{n} >= {m}" for n, _, m in small)
             raise InputShapeError(f"input is too small for this model: needs {need}, got {tuple(sizes)}")
-        if self.input_padding:
-            return
         divisor = self.input_divisor if self.requires_divisible_input_shape else self._encoder_own_divisor()
         if all(s % d == 0 for s, d in zip(sizes, divisor)):
             return
         padded = tuple(math.ceil(s / d) * d for s, d in zip(sizes, divisor))
-        got = ", ".join(f"{n}={s}" for n, s in zip(names, sizes))
         div = divisor[0] if len(set(divisor)) == 1 else divisor
         raise InputShapeError(
             f"Wrong input shape {got}: each spatial size must be divisible by {div} "
@@ -295,6 +438,10 @@ class SegmentationModel(nn.Module):
             f"model.predict(x, pad=True) / build the model with input_padding=True to pad "
             f"and crop automatically. See {faq_link('input-size-not-divisible-by-32')}"
         )
+
+    def _fixed_input_size(self) -> tuple[int, ...] | None:
+        fixed = getattr(self.encoder, "_fixed_input_size", None)
+        return tuple(int(v) for v in fixed) if fixed else None
 
     def _encoder_own_divisor(self) -> tuple[int, ...]:
         """What the encoder itself needs (a ViT's patch size) when the decoder accepts any size."""
@@ -305,7 +452,11 @@ class SegmentationModel(nn.Module):
 
     def _pad(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
         sizes = tuple(int(s) for s in x.shape[2:])
-        targets = [max(math.ceil(s / d) * d, m) for s, d, m in zip(sizes, self.input_divisor, self.min_input_size)]
+        fixed = self._fixed_input_size()
+        if fixed is not None:
+            targets = [max(s, f) for s, f in zip(sizes, fixed)]
+        else:
+            targets = [max(math.ceil(s / d) * d, m) for s, d, m in zip(sizes, self.input_divisor, self.min_input_size)]
         if list(sizes) == targets:
             return x, sizes
         pad: list[int] = []
@@ -321,10 +472,10 @@ class SegmentationModel(nn.Module):
             Masks ``(N, classes, *spatial)``, or ``(masks, labels)`` with an aux head.
         """
         crop: tuple[int, ...] | None = None
+        if not is_tracing():
+            self.check_input_shape(x)  # before padding: errors show the caller's shape
         if self.input_padding:
             x, crop = self._pad(x)
-        if not is_tracing():
-            self.check_input_shape(x)
         features = self.encoder(x)
         decoder_output = self.decoder(features)
         masks = self.segmentation_head(decoder_output)
@@ -337,16 +488,22 @@ class SegmentationModel(nn.Module):
         return masks
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, pad: bool = False) -> Any:
+    def predict(self, x: torch.Tensor | Any, pad: bool = False) -> Any:
         """Inference: eval mode and ``torch.inference_mode``, then the previous mode is restored.
 
         Args:
-            x: Input batch.
+            x: Input batch ``(N, C, *spatial)``: a tensor, or a numpy array (converted with
+                ``torch.from_numpy``; floating arrays take the model's dtype and device).
             pad: Pad to a valid size internally and crop the output back, so any size works.
 
         Returns:
             What ``forward`` returns.
+
+        Raises:
+            InputShapeError: ``x`` has the wrong type, layout, channels, dtype or size
+                (checked before padding, so the message shows ``x``'s own shape).
         """
+        x = self._as_input_tensor(x)
         was_training = self.training
         previous_padding = self.input_padding
         self.eval()
@@ -357,6 +514,25 @@ class SegmentationModel(nn.Module):
         finally:
             self.input_padding = previous_padding
             self.train(was_training)
+
+    def _as_input_tensor(self, x: Any) -> torch.Tensor:
+        """``x`` itself, or a numpy array as a tensor (floating arrays in the model's dtype, on its device)."""
+        if isinstance(x, torch.Tensor) or not _is_ndarray(x):
+            return x  # forward's checks name anything else
+        import numpy as np
+
+        try:
+            tensor = torch.from_numpy(np.ascontiguousarray(x))
+        except TypeError as exc:
+            raise InputShapeError(
+                f"cannot convert a numpy array of dtype {x.dtype} to a tensor ({exc}); pass float32 images"
+            ) from exc
+        reference = next((p for p in self.parameters() if p.is_floating_point()), None)
+        if reference is None:
+            return tensor
+        if tensor.is_floating_point():
+            return tensor.to(device=reference.device, dtype=reference.dtype)
+        return tensor.to(device=reference.device)  # non-float arrays are rejected with a clear message
 
     # -- freezing ------------------------------------------------------------------
     def freeze_encoder(self) -> None:

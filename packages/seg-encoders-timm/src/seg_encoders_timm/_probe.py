@@ -8,11 +8,21 @@ when a model is probed, so the disk cache can read and write probes without them
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["KIND_FEATURES", "KIND_UNSUPPORTED", "KIND_VIT", "PROBE_FORMAT", "Probe", "probe_model"]
+__all__ = [
+    "KIND_FEATURES",
+    "KIND_UNSUPPORTED",
+    "KIND_VIT",
+    "PROBE_FORMAT",
+    "WEIGHT_ARGUMENTS",
+    "Probe",
+    "meta_forward_error",
+    "option_error",
+    "probe_model",
+]
 
 #: Version of the probe layout: the fields of :class:`Probe`, their JSON form and how
 #: :func:`probe_model` computes them. The disk cache records it and ignores a file of
@@ -287,3 +297,59 @@ def probe_model(name: str, **timm_kwargs: Any) -> Probe:
     if features is not None:
         return features
     return Probe(KIND_UNSUPPORTED, reason=f"features_only=True fails ({features_error}) and no ViT intermediates")
+
+
+#: ``timm.create_model`` arguments seg sets itself (weights); not the user's network options.
+WEIGHT_ARGUMENTS = frozenset({"pretrained", "pretrained_cfg", "pretrained_cfg_overlay"})
+
+
+def meta_forward_error(module: Any, input_size: Sequence[int], in_channels: int) -> Exception | None:
+    """Run ``module`` once on the meta device (its weights swapped for meta tensors) and return what it raises.
+
+    Costs no memory and no computation: only shapes flow. A network built with options that
+    cannot work (``norm_layer="layernorm"`` on a channels-first CNN) fails here as it would
+    on real data. Failures that come from the meta device itself (an op without a meta
+    kernel, a tensor kept outside the module's parameters and buffers) are ignored.
+
+    Args:
+        module: The built encoder (an ``nn.Module``); left unchanged.
+        input_size: Spatial size of the probe input.
+        in_channels: Its channels.
+
+    Returns:
+        The exception the forward raised, or None when it ran (or failed for meta reasons).
+    """
+    import warnings
+
+    import torch
+    from torch.func import functional_call
+
+    state = {name: torch.empty_like(t, device="meta") for name, t in module.named_parameters()}
+    state.update({name: torch.empty_like(t, device="meta") for name, t in module.named_buffers()})
+    x = torch.empty((2, int(in_channels), *(int(s) for s in input_size)), device="meta")  # 2: batch norm trains
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            functional_call(module, state, (x,))
+    except NotImplementedError:
+        return None
+    except Exception as exc:
+        text = str(exc).lower()
+        return None if "meta" in text or "device" in text else exc
+    return None
+
+
+def option_error(model_name: str, options: Mapping[str, Any], exc: BaseException) -> str:
+    """The message for a timm model that ``options`` (``encoder_params``) build broken (see `meta_forward_error`)."""
+    shown = ", ".join(f"{k!r}: {v!r}" for k, v in options.items())
+    message = (
+        f"timm model {model_name!r} built with encoder_params={{{shown}}} cannot run: a dry run on the meta "
+        f"device fails with {_short(exc)}. Fix or remove these options"
+    )
+    norms = [k for k, v in options.items() if isinstance(v, str) and v.lower().replace("_", "") == "layernorm"]
+    if norms:
+        message += (
+            f"; {norms[0]}={options[norms[0]]!r} normalises the last axis, but this network's maps are "
+            f"channels-first (N, C, H, W): use {norms[0]}='layernorm2d'"
+        )
+    return message

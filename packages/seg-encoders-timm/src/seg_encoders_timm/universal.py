@@ -11,7 +11,7 @@ from torch import nn
 
 from seg_core.errors import ConfigError
 from seg_core.pyramid import FeaturePyramidAdapter, IndicesSpec, plan_pyramid
-from seg_encoders_timm._probe import Probe
+from seg_encoders_timm._probe import WEIGHT_ARGUMENTS, Probe, meta_forward_error, option_error
 from seg_encoders_timm._weights import check_file_matches
 
 __all__ = ["TimmUniversalEncoder"]
@@ -65,7 +65,7 @@ def _trim_unused_blocks(model: nn.Module) -> None:
 
 def _fixed_size(cfg: dict[str, Any], kwargs: dict[str, Any]) -> tuple[int, ...] | None:
     """The input size a fixed-size model requires (``img_size`` if given, else its pretrained input size)."""
-    if not cfg.get("fixed_input_size") or kwargs.get("dynamic_img_size"):
+    if not cfg.get("fixed_input_size") or kwargs.get("dynamic_img_size") or kwargs.get("strict_img_size") is False:
         return None
     size = kwargs.get("img_size")
     if size is None:
@@ -171,7 +171,29 @@ class TimmUniversalEncoder(FeaturePyramidAdapter):
             self._supports_dilation = True
         self.pretrained_cfg: dict[str, Any] = dict(getattr(model, "pretrained_cfg", {}) or {})
         self._fixed_input_size = _fixed_size(self.pretrained_cfg, kwargs)
+        if self._fixed_input_size is not None:
+            self._fixed_input_size_hint = (
+                'For another input size, build the model with encoder_params={"img_size": (H, W)} (timm '
+                "builds the network for that size), or pad smaller inputs with model.predict(x, pad=True)."
+            )
         self._size_note = probe.size_mismatch
+        options = {k: v for k, v in kwargs.items() if k not in WEIGHT_ARGUMENTS and k != "output_stride"}
+        if options:  # timm options may build a network that cannot run: try it on the meta device (cheap)
+            error = meta_forward_error(self, self._dry_run_size(), in_channels)
+            if error is not None:
+                raise ConfigError(option_error(model_name, options, error)) from error
+
+    def _dry_run_size(self) -> tuple[int, ...]:
+        if self._fixed_input_size is not None:
+            return self._fixed_input_size
+        size = self.pretrained_cfg.get("input_size", (3, 224, 224))[1:]
+        return tuple(-(-int(s) // d) * d for s, d in zip(size, self.input_divisor))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The pyramid (see :class:`~seg_core.pyramid.FeaturePyramidAdapter`), after the fixed-size check."""
+        if self._fixed_input_size is not None:
+            self.check_fixed_input_size(x)
+        return super().forward(x)
 
     @property
     def features_info_str(self) -> str:

@@ -22,7 +22,7 @@ from torch import nn
 from seg_core.encoder import EncoderMixin
 from seg_core.errors import ConfigError
 from seg_core.pyramid import IndicesSpec, parse_indices
-from seg_encoders_timm._probe import Probe
+from seg_encoders_timm._probe import WEIGHT_ARGUMENTS, Probe, meta_forward_error, option_error
 from seg_encoders_timm._weights import check_file_matches
 
 __all__ = ["TimmViTEncoder", "default_scale_factors", "default_taps"]
@@ -249,9 +249,23 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
         strict = bool(getattr(embed, "strict_img_size", True))
         img = getattr(embed, "img_size", None)
         self._fixed_input_size = tuple(int(v) for v in img) if img is not None and strict and not dynamic else None
+        if self._fixed_input_size is not None:
+            self._fixed_input_size_hint = (
+                f'Build the model with encoder_params={{"img_size": (H, W)}} for another fixed size, or with '
+                f'encoder_params={{"dynamic_img_size": True}} to take any size (a multiple of the patch size {patch}).'
+            )
         if embed is not None and isinstance(getattr(embed, "proj", None), nn.Conv2d):
             self._first_conv = "model.patch_embed.proj"
         self._is_exportable = True
+        options = {k: v for k, v in kwargs.items() if k not in WEIGHT_ARGUMENTS}
+        if options:  # timm options may build a network that cannot run: try it on the meta device (cheap)
+            size = self._fixed_input_size or tuple(
+                -(-int(s) // d) * d
+                for s, d in zip(self.pretrained_cfg.get("input_size", (3, 224, 224))[1:], info.patch_size)
+            )
+            error = meta_forward_error(self, size, in_channels)
+            if error is not None:
+                raise ConfigError(option_error(model_name, options, error)) from error
 
     def _intermediates(self, x: torch.Tensor) -> list[torch.Tensor]:
         if self._method == "forward_intermediates":
@@ -260,6 +274,13 @@ class TimmViTEncoder(nn.Module, EncoderMixin):
         return list(out)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The pyramid: the input, then one map per level (zero-channel where no block is tapped).
+
+        Raises:
+            InputShapeError: The model has a fixed input size and ``x`` another one.
+        """
+        if self._fixed_input_size is not None:
+            self.check_fixed_input_size(x)
         feats = self._intermediates(x)
         out: list[torch.Tensor] = [x]
         for level in range(1, self._depth + 1):
