@@ -39,6 +39,7 @@ FIXTURE_PLUGINS = [
     "tests/fixtures/plugins/seg-plugin-good",
     "tests/fixtures/plugins/seg-plugin-broken",
     "tests/fixtures/plugins/seg-plugin-rival",
+    "tests/fixtures/plugins/seg-plugin-unruly",
 ]
 
 # The tests each session runs: paths, and paths it ignores. No marker or -k
@@ -58,6 +59,7 @@ TEST_SELECTIONS = {
     "deploy": {"paths": ["tests/integration/deploy"], "ignore": []},
     "plugins": {"paths": ["tests/integration/plugins"], "ignore": []},
     "slim": {"paths": ["tests/integration/slim"], "ignore": []},
+    "lowest": {"paths": ["tests/seg_encoders_timm"], "ignore": []},
 }
 ENV = {"SEG_STRICT_PLUGINS": "1", "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "0"}
 
@@ -123,6 +125,24 @@ def slim(session: nox.Session) -> None:
 
 
 @nox.session
+def lowest(session: nox.Session) -> None:
+    """The oldest declared versions (``uv --resolution lowest-direct``: timm, torch... at their floors) with timm's tests.
+
+    Checks that the floors in the pyproject files are real: seg-encoders-timm's timm floor is
+    the first timm whose loader reads pickles with ``weights_only=True``.
+    """
+    session.install(
+        "--resolution",
+        "lowest-direct",
+        *_local("seg-core", "seg-encoders-timm", "seg-decoders"),
+        "./packages/seg-core[test]",
+        "./packages/seg-encoders-timm[test]",
+        *TEST_TOOLS,
+    )
+    _pytest(session, "lowest")
+
+
+@nox.session
 def deploy(session: nox.Session) -> None:
     """Deployment paths (slow): inductor compile, torch.export static/dynamic, ONNX + onnxruntime, channels_last."""
     session.install(*_local(*PACKAGES), "./packages/seg-decoders[deploy]", "pytest>=8")
@@ -176,8 +196,17 @@ def coverage_timm(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """Everything CI runs: lint, typecheck, every package's tests, integration, plugins, slim, docs."""
-    sessions = ["lint", "typecheck", *[f"tests-{d}" for d in PACKAGES], "integration", "plugins", "slim", "deploy"]
+    """Everything CI runs: lint, typecheck, every package's tests, integration, plugins, slim, lowest, docs."""
+    sessions = [
+        "lint",
+        "typecheck",
+        *[f"tests-{d}" for d in PACKAGES],
+        "integration",
+        "plugins",
+        "slim",
+        "lowest",
+        "deploy",
+    ]
     for name in [*sessions, "docs"]:
         session.notify(name)
     if shutil.which("uv") is None:

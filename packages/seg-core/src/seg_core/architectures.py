@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from seg_core.checkpoint import find_weights, load_weights, read_config, resolve_directory
+from seg_core.checkpoint import CONFIG_NAME, find_weights, load_weights, read_config, resolve_directory
 from seg_core.components import create_checked
-from seg_core.errors import UnknownNameError
+from seg_core.errors import CheckpointError, ConfigError, UnknownNameError
 from seg_core.model import SegmentationModel
 
 __all__ = ["create_model", "from_pretrained"]
@@ -49,7 +49,9 @@ def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **override
     """Rebuild a model saved with `save_pretrained` and load its weights.
 
     Args:
-        name_or_path: The folder (or a Hugging Face Hub repo id when huggingface_hub is installed).
+        name_or_path: The folder written by `save_pretrained`, or ``"hf-hub:user/repo"`` for a
+            Hugging Face Hub repository (needs huggingface_hub). Without the prefix, the
+            argument is always a local path: nothing is downloaded.
         strict: See `load_weights`. Use ``strict=False`` with a changed head
             size (``classes=5``): the head keys are re-initialised and reported.
         **overrides: Constructor arguments replacing the saved ones.
@@ -58,12 +60,15 @@ def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **override
         The model, with ``model.load_report`` set to the `LoadReport`.
 
     Raises:
-        CheckpointError: Missing/corrupt files or (strict) weights that do not fit.
+        CheckpointError: Missing/corrupt/malformed files (the entry is named), a path that
+            does not exist, or (strict) weights that do not fit.
         UnknownNameError: The architecture or encoder is not installed (the message
             says which distribution provided it).
+        ConfigError: An override is invalid.
 
     Example:
         >>> model = seg_core.from_pretrained("runs/unet", classes=5, strict=False)  # doctest: +SKIP
+        >>> model = seg_core.from_pretrained("hf-hub:user/unet-demo")  # doctest: +SKIP
     """
     directory = resolve_directory(name_or_path)
     config = read_config(directory)
@@ -82,6 +87,12 @@ def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **override
         ]
         saved_with = f"the model was saved with {', '.join(needed)}" if needed else None
         raise UnknownNameError(exc.kind, exc.name, exc.suggestions, exc.install_hint or saved_with) from exc
+    except (ConfigError, TypeError) as exc:
+        if overrides:
+            raise  # the override may be at fault: keep the argument's own error
+        raise CheckpointError(
+            f"{Path(directory) / CONFIG_NAME}: its init_args do not build {config['architecture']!r}: {exc}"
+        ) from exc
     report = load_weights(model, find_weights(directory), strict=strict)
     model.load_report = report
     return model

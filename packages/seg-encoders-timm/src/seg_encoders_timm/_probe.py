@@ -225,14 +225,23 @@ def _size_mismatch(model: Any, reductions: tuple[int, ...], fmt: str) -> str | N
     return f"input {size}: " + ", ".join(notes) if notes else None
 
 
-def _dilates(name: str, kwargs: dict[str, Any]) -> bool:
-    """Whether timm builds ``name`` with ``output_stride=16`` and really stops at stride 16."""
+def _create(name: str, **kwargs: Any) -> Any:
+    """``timm.create_model`` on the meta device, or on the CPU where an op it runs while
+    building has no meta kernel on this torch (``torch.unique`` in RegNet on torch 2.2)."""
     import timm
     import torch
 
     try:
         with torch.device("meta"):
-            net: Any = timm.create_model(name, pretrained=False, features_only=True, output_stride=16, **kwargs)
+            return timm.create_model(name, pretrained=False, **kwargs)
+    except NotImplementedError:
+        return timm.create_model(name, pretrained=False, **kwargs)
+
+
+def _dilates(name: str, kwargs: dict[str, Any]) -> bool:
+    """Whether timm builds ``name`` with ``output_stride=16`` and really stops at stride 16."""
+    try:
+        net = _create(name, features_only=True, output_stride=16, **kwargs)
         return max(int(r) for r in net.feature_info.reduction()) == 16
     except Exception:
         return False
@@ -240,11 +249,7 @@ def _dilates(name: str, kwargs: dict[str, Any]) -> bool:
 
 def _features_probe(name: str, kwargs: dict[str, Any]) -> Probe:
     """The ``features_only`` pyramid of ``name`` (raises what timm raises when it has none)."""
-    import timm
-    import torch
-
-    with torch.device("meta"):
-        model: Any = timm.create_model(name, pretrained=False, features_only=True, **kwargs)
+    model = _create(name, features_only=True, **kwargs)
     info = model.feature_info
     fmt = getattr(model, "output_fmt", "NCHW")
     fmt = "NHWC" if str(getattr(fmt, "value", fmt)).upper() == "NHWC" else "NCHW"
@@ -273,9 +278,6 @@ def probe_model(name: str, **timm_kwargs: Any) -> Probe:
         (a plain transformer; with its ``features_only`` maps, if any, in ``features``)
         or ``"unsupported"`` (with the ``reason``).
     """
-    import timm
-    import torch
-
     kwargs = {k: v for k, v in timm_kwargs.items() if k not in ("pretrained", "features_only")}
     features_error: str | None = None
     features: Probe | None = None
@@ -286,8 +288,7 @@ def probe_model(name: str, **timm_kwargs: Any) -> Probe:
     if features is not None and len(set(features.reductions)) != 1:  # a pyramid, not a ViT's equal strides
         return features
     try:
-        with torch.device("meta"):
-            full = timm.create_model(name, pretrained=False, num_classes=0, **kwargs)
+        full = _create(name, num_classes=0, **kwargs)
         vit = _vit_probe(full, features)
     except Exception as exc:
         vit = None
