@@ -108,29 +108,61 @@ def pair_by_stem(
     return pairs
 
 
+def escapes(entry: str) -> bool:
+    """True when ``entry`` is not a plain relative path: absolute, a drive (``C:``), empty, or with a ``..`` part.
+
+    Backslashes count as separators (paths written on Windows).
+
+    Example:
+        >>> escapes("train"), escapes("a/b"), escapes("../x"), escapes("/etc"), escapes("C:/x")
+        (False, False, True, True, True)
+    """
+    text = entry.replace("\\", "/")
+    return not text.strip() or text.startswith("/") or (len(text) > 1 and text[1] == ":") or ".." in text.split("/")
+
+
+def resolves_inside(path: Path, base: Path) -> bool:
+    """True when ``path`` resolved (symlinks followed) stays inside ``base`` resolved."""
+    return path.resolve().is_relative_to(base.resolve())
+
+
 def read_split_list(path: Path, root: Path, *, name: str) -> list[str]:
     """Read a split list (one stem or relative path per line) and refuse entries that escape ``root``.
 
-    Backslashes are read as separators. Absolute entries and ``..`` components are rejected.
+    Backslashes are read as separators. Absolute entries, ``..`` components and entries that resolve outside
+    ``root`` (through a symlink) are rejected; so is a list file that itself resolves outside ``root``.
 
     Returns:
         The stems (last path component without suffix), in file order.
 
     Raises:
         LayoutError: The list file is missing.
-        DatasetError: An entry is absolute or contains ``..``.
+        DatasetError: An entry is absolute, contains ``..`` or resolves outside ``root``; the list resolves outside
+            ``root``, cannot be read or is not text; or it lists no entry.
     """
     if not path.is_file():
         raise LayoutError(f"{name}: split list {path} does not exist")
+    if not resolves_inside(path, root):
+        raise DatasetError(
+            f"{name}: split list {path} resolves outside the dataset root {root} (a symlink out); "
+            "keep split lists inside the root"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(
+            f"{name}: cannot read split list {path}: {type(exc).__name__}: {exc}; it must be a UTF-8 text file "
+            "with one stem per line"
+        ) from exc
     stems: list[str] = []
     root_resolved = root.resolve()
-    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+    for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         entry = line.split()[0].replace("\\", "/")
         parts = entry.split("/")
-        if entry.startswith("/") or (len(entry) > 1 and entry[1] == ":") or ".." in parts:
+        if escapes(entry):
             raise DatasetError(
                 f"{name}: {path}:{lineno}: entry {line!r} points outside the dataset root; "
                 "split lists may only hold stems or paths relative to the root"
@@ -138,4 +170,6 @@ def read_split_list(path: Path, root: Path, *, name: str) -> list[str]:
         if not (root_resolved / entry).resolve().is_relative_to(root_resolved):
             raise DatasetError(f"{name}: {path}:{lineno}: entry {line!r} resolves outside {root}")
         stems.append(Path(parts[-1]).stem if "." in parts[-1] else parts[-1])
+    if not stems:
+        raise DatasetError(f"{name}: split list {path} lists no sample (empty split); add one stem per line")
     return stems

@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from seg_data._decode import read_image, read_mask
 from seg_data.convert import finalize, image_tensor, mask_tensor, to_tensors
 from seg_data.errors import DatasetError
-from seg_data.labels import apply_lut, check_labels
+from seg_data.labels import apply_lut, as_label_array, check_labels, check_raw_labels, defined_values
 from seg_data.metadata import DatasetMetadata
 from seg_data.seeding import sample_seed, seeded
 from seg_data.transforms import metadata_scope
@@ -60,7 +60,9 @@ class DatasetOptions(TypedDict, total=False):
 
     Attributes:
         seed: Per-sample seed for the transforms (see :mod:`seg_data.seeding`); None draws from the global RNG.
-        check: Verify that mapped labels are in ``[0, num_classes) | {ignore_index}`` (default True).
+        check: Verify the labels (default True): the values stored in each mask file must be defined by the
+            dataset's label encoding (classes and the values it defines as void), and the mapped labels must be in
+            ``[0, num_classes) | {ignore_index}``. False maps undefined stored values to ``ignore_index``.
     """
 
     seed: int | None
@@ -89,7 +91,13 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         root: The dataset folder (messages and class-weight caching).
         seed: When given, the transforms of sample ``i`` in epoch ``e`` draw from torch's RNG seeded by
             ``(seed, e, i)``: the same stream whatever the number of DataLoader workers.
-        check: Verify that mapped labels are in ``[0, num_classes) | {ignore_index}``.
+        check: Verify the labels: the stored values of each single-channel mask file against ``raw_values``
+            (before any lookup, so that an undefined value cannot hide as ``ignore_index``), then the mapped labels
+            against ``[0, num_classes) | {ignore_index}``.
+        raw_values: Boolean table of the stored mask values the label encoding defines (its classes and the values
+            it defines as void; see :func:`~seg_data.labels.defined_values`). None derives it from ``lut``: the
+            values it maps to a class, plus ``ignore_index``. Without ``lut`` and ``raw_values`` only the mapped
+            labels are checked.
 
     Example:
         >>> from seg_data.metadata import DatasetMetadata
@@ -118,6 +126,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         root: Path | None = None,
         seed: int | None = None,
         check: bool = True,
+        raw_values: NDArray[np.bool_] | None = None,
     ) -> None:
         self.samples = list(samples)
         self.metadata = metadata
@@ -132,6 +141,9 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.seed = seed
         self.epoch = 0
         self.check = check
+        if raw_values is None and lut is not None:
+            raw_values = defined_values(lut, metadata.ignore_index)
+        self.raw_values = raw_values
 
     # -- public ----------------------------------------------------------------
     @property
@@ -185,7 +197,8 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             image_hw: The image size, when known (masks of unannotated samples are made at that size).
 
         Raises:
-            DatasetError: Corrupt mask, or labels outside ``[0, num_classes) | {ignore}`` after mapping.
+            DatasetError: Corrupt mask, stored values the label encoding does not define, or labels outside
+                ``[0, num_classes) | {ignore}`` after mapping.
         """
         _, image_path, mask_path = self.samples[index]
         if self.generate is not None:
@@ -193,7 +206,13 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if mask_path is None:
             hw = image_hw if image_hw is not None else self.decode_image(index).shape[:2]
             return np.full(hw, self.ignore_index, dtype=np.int64)
-        return self._checked(self.map_mask(self.read_raw_mask(mask_path), mask_path), str(mask_path))
+        raw = self.read_raw_mask(mask_path)
+        if self.check and self.raw_values is not None and np.ndim(raw) == 2:
+            check_raw_labels(
+                raw, self.raw_values, source=str(mask_path), encoding=f"the {self.metadata.name!r}",
+                ignore_index=self.ignore_index,
+            )  # fmt: skip
+        return self._checked(self.map_mask(raw, mask_path), str(mask_path))
 
     def decode(self, index: int) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
         """Decode sample ``index``: image uint8 (H, W, 3) and checked class indices int64 (H, W).
@@ -229,7 +248,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if raw.ndim != 2:
             raise DatasetError(f"{path}: expected a single-channel index mask, got shape {raw.shape}")
         if self.lut is None:
-            return raw.astype(np.int64)
+            return as_label_array(raw, source=str(path))
         return apply_lut(raw, self.lut, source=str(path))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,4 +274,4 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def _checked(self, mask: NDArray[np.integer], source: str) -> NDArray[np.int64]:
         if self.check:
             check_labels(mask, self.num_classes, self.ignore_index, source=source)
-        return np.asarray(mask, dtype=np.int64)
+        return as_label_array(mask, source=source)

@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -105,6 +107,101 @@ def weights_from_counts(counts: torch.Tensor, method: str, *, beta: float | None
     return out.to(torch.float32)
 
 
+#: Version of the cache file format (files of another version are recomputed).
+_CACHE_VERSION = 2
+
+
+def _inputs(dataset: Any) -> tuple[list[Path], str]:
+    """The files the counts are made from (mask, else image, per sample) and a digest of their paths.
+
+    Samples made in memory (``generate``) have no files: the generator's ``repr`` goes into the digest instead (a
+    dataclass such as the synthetic dataset's shows its parameters; a plain function shows its address, so its
+    counts are never reused across processes).
+    """
+    files: list[Path] = []
+    key = hashlib.sha256()
+    generate = getattr(dataset, "generate", None)
+    if generate is not None:
+        key.update(f"generate:{generate!r}".encode())
+        return files, key.hexdigest()
+    for sample in getattr(dataset, "samples", []):
+        _, image, mask = sample
+        path = Path(mask if mask is not None else image)
+        files.append(path)
+        key.update(os.fsencode(path) + b"\0")
+    return files, key.hexdigest()
+
+
+def _stat(path: Path) -> list[int] | None:
+    """``[size, mtime_ns]`` of ``path``, None when it is missing."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _read_cache(cache: Path, num_classes: int, files: list[Path], paths_digest: str) -> torch.Tensor | None:
+    """The cached counts when the file is valid and its inputs unchanged; None (with a warning) otherwise."""
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        counts = data["counts"]
+        stats = data["inputs"]["stats"]
+        ok = (
+            data.get("version") == _CACHE_VERSION
+            and isinstance(counts, list)
+            and len(counts) == num_classes
+            and all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) and c >= 0
+                    for c in counts)
+            and isinstance(stats, list)
+            and len(stats) == len(files)
+        )  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    else:
+        detail = "unexpected content"
+    if not ok:
+        warnings.warn(
+            f"class weight cache {cache} is corrupt or of another format ({detail}); recomputing the counts",
+            stacklevel=3,
+        )
+        return None
+    if data["inputs"].get("paths") != paths_digest:
+        warnings.warn(f"class weight cache {cache} was made from other files; recomputing the counts", stacklevel=3)
+        return None
+    missing: list[Path] = []
+    for path, recorded in zip(files, stats, strict=True):
+        now = _stat(path)
+        if now is None:
+            missing.append(path)
+        elif now != recorded:
+            warnings.warn(
+                f"class weight cache {cache} is stale: {path} changed since the counts were cached (size/mtime); "
+                "recomputing the counts",
+                stacklevel=3,
+            )
+            return None
+    if missing:
+        warnings.warn(
+            f"class weight cache {cache}: {len(missing)} input file(s) are missing (first: {missing[0]}); using the "
+            "counts cached when they existed",
+            stacklevel=3,
+        )
+    return torch.tensor(counts, dtype=torch.float64)
+
+
+def _write_cache(cache: Path, content: dict[str, Any]) -> None:
+    """Write ``content`` atomically (a temporary file renamed over the cache): readers never see half a file."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(content), encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError as exc:
+        warnings.warn(f"cannot write the class weight cache {cache}: {exc}", stacklevel=3)
+        tmp.unlink(missing_ok=True)
+
+
 def _cache_file(dataset: Any, cache_dir: Path) -> Path:
     root = str(getattr(dataset, "root", "") or "")
     key = "|".join(
@@ -131,7 +228,10 @@ def compute_class_weights(
         dataset: A :class:`~seg_data.base.SegmentationDataset` (uses ``load_mask``, never decodes images).
         method: One of :data:`METHODS`.
         cache_dir: Folder for the per-class counts, keyed by dataset name, split, label mapping, root and size;
-            None disables caching.
+            None disables caching. The cache also records the size and modification time of every mask file (the
+            image for samples without mask): when one changed, the counts are recomputed (with a warning), and a
+            corrupt cache file is recomputed too (with a warning naming it), never reused. Missing input files
+            cannot be recounted: the cached counts are used with a warning naming the first.
         beta: See :func:`weights_from_counts`.
 
     Returns:
@@ -144,19 +244,20 @@ def compute_class_weights(
         torch.Size([3])
     """
     meta = dataset.metadata
-    cache = _cache_file(dataset, Path(cache_dir)) if cache_dir is not None else None
+    cache = _cache_file(dataset, Path(cache_dir).expanduser()) if cache_dir is not None else None
     counts: torch.Tensor | None = None
+    files, paths_digest = _inputs(dataset) if cache is not None else ([], "")
     if cache is not None and cache.is_file():
-        data = json.loads(cache.read_text())
-        if len(data.get("counts", [])) == meta.num_classes:
-            counts = torch.tensor(data["counts"], dtype=torch.float64)
+        counts = _read_cache(cache, meta.num_classes, files, paths_digest)
     if counts is None:
+        stats = [_stat(f) for f in files]  # before reading: a file changed while counting makes the cache stale
         counts = class_histogram(
             (dataset.load_mask(i) for i in range(len(dataset))), meta.num_classes, meta.ignore_index
         )
         if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({"dataset": meta.name, "split": getattr(dataset, "split", ""),
-                                         "mapping": getattr(dataset, "mapping_id", ""),
-                                         "counts": counts.tolist()}))  # fmt: skip
+            _write_cache(cache, {
+                "version": _CACHE_VERSION, "dataset": meta.name, "split": getattr(dataset, "split", ""),
+                "mapping": getattr(dataset, "mapping_id", ""), "counts": counts.tolist(),
+                "inputs": {"paths": paths_digest, "stats": stats},
+            })  # fmt: skip
     return weights_from_counts(counts, method, beta=beta)

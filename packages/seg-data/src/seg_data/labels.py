@@ -22,8 +22,11 @@ from seg_data.errors import DatasetError
 
 __all__ = [
     "apply_lut",
+    "as_label_array",
     "build_lut",
     "check_labels",
+    "check_raw_labels",
+    "defined_values",
     "identity_lut",
     "palette_decode",
     "palette_encode",
@@ -58,11 +61,49 @@ def identity_lut(num_classes: int, *, size: int = 256, ignore_index: int = 255) 
     return build_lut({i: i for i in range(num_classes)}, size=size, ignore_index=ignore_index)
 
 
+def as_label_array(mask: object, *, source: str = "mask") -> NDArray[np.int64]:
+    """Return ``mask`` as int64 class values, refusing values that are not whole numbers (never truncates).
+
+    Integer and boolean arrays convert directly; float arrays only when every value is a finite whole number.
+
+    Args:
+        mask: Array-like of label values.
+        source: File name used in error messages.
+
+    Returns:
+        An int64 array of the same shape.
+
+    Raises:
+        DatasetError: Non-integer, non-finite or non-numeric values (names ``source`` and some values).
+
+    Example:
+        >>> as_label_array(np.array([0.0, 3.0])).tolist()
+        [0, 3]
+    """
+    arr = np.asarray(mask)
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "f":
+        whole = np.isfinite(arr) & (arr == np.round(arr)) & (np.abs(arr) < 2.0**62)
+        if bool(whole.all()):
+            return arr.astype(np.int64)
+        values = np.unique(arr[~whole])[:5].tolist()
+        raise DatasetError(
+            f"{source}: label values must be whole numbers (class indices), got {values} (dtype {arr.dtype}); "
+            "a label file with fractional values was resampled or saved with interpolation: re-export it with "
+            "nearest-neighbour sampling and integer values"
+        )
+    raise DatasetError(
+        f"{source}: label values must be integers, got dtype {arr.dtype}; store masks as integer arrays "
+        "(index PNGs, uint8/uint16 values)"
+    )
+
+
 def apply_lut(mask: NDArray[np.integer], lut: NDArray[np.int64], *, source: str = "mask") -> NDArray[np.int64]:
     """Map raw mask values through ``lut``.
 
     Args:
-        mask: Integer array of raw ids.
+        mask: Integer array of raw ids (float arrays of whole numbers are accepted).
         lut: Table from :func:`build_lut`.
         source: File name used in error messages.
 
@@ -70,15 +111,113 @@ def apply_lut(mask: NDArray[np.integer], lut: NDArray[np.int64], *, source: str 
         An int64 array of the same shape.
 
     Raises:
-        DatasetError: A raw value is negative or beyond the table (names ``source``).
+        DatasetError: A raw value is negative, beyond the table or not a whole number (names ``source``).
     """
-    arr = np.asarray(mask)
+    arr = as_label_array(mask, source=source)
     if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= len(lut)):
         raise DatasetError(
             f"{source}: raw label values span [{int(arr.min())}, {int(arr.max())}], outside the lookup table "
             f"[0, {len(lut)})"
         )
-    return lut[arr.astype(np.int64, copy=False)]
+    return lut[arr]
+
+
+def defined_values(lut: NDArray[np.int64], ignore_index: int = 255, *, void: Iterable[int] = ()) -> NDArray[np.bool_]:
+    """Table of the raw values a label encoding defines: those ``lut`` maps to a class, ``ignore_index`` and ``void``.
+
+    ``void`` lists the raw values the official format defines as unlabeled (VOC's 255 border, ADE20K's 0, the
+    Cityscapes ids its trainId table sends to 255...); they map to ``ignore_index`` like undefined values, but only
+    undefined values are an error for :func:`check_raw_labels`.
+
+    Args:
+        lut: The lookup table of the encoding.
+        ignore_index: The value ``lut`` gives ignored ids; as a raw value it is defined too (stays ignored).
+        void: Raw values defined as unlabeled.
+
+    Returns:
+        A boolean table of the length of ``lut``: True where the raw value is defined.
+
+    Raises:
+        ValueError: A ``void`` value is outside the table.
+
+    Example:
+        >>> table = defined_values(build_lut({1: 0, 2: 1}, size=5), void=[0])
+        >>> np.flatnonzero(table).tolist()
+        [0, 1, 2]
+    """
+    table = np.asarray(lut) != ignore_index
+    if 0 <= ignore_index < len(table):
+        table[ignore_index] = True
+    for value in void:
+        if not 0 <= value < len(table):
+            raise ValueError(f"void raw value {value} is outside the lookup table of size {len(table)}")
+        table[value] = True
+    return table
+
+
+def _spans(values: Iterable[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0..2, 5"``."""
+    parts: list[str] = []
+    run: list[int] = []
+    for v in sorted(values):
+        if run and v == run[-1] + 1:
+            run.append(v)
+            continue
+        if run:
+            parts.append(f"{run[0]}..{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+        run = [v]
+    if run:
+        parts.append(f"{run[0]}..{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+    return ", ".join(parts)
+
+
+def check_raw_labels(
+    raw: NDArray[np.integer],
+    defined: NDArray[np.bool_],
+    *,
+    source: str = "mask",
+    encoding: str = "the dataset's",
+    ignore_index: int = 255,
+) -> None:
+    """Raise if ``raw`` (values as stored in a mask file, before any lookup) holds a value ``defined`` does not allow.
+
+    Run this before mapping: a lookup table sends undefined values to ``ignore_index`` like void ones, so after the
+    lookup a wrong file (a palette mask saved as grayscale, another dataset's ids) would silently become ignore.
+
+    Args:
+        raw: The stored values.
+        defined: Table from :func:`defined_values`.
+        source: File name used in error messages.
+        encoding: Name of the label encoding (the dataset), for the message.
+        ignore_index: Named in the message (what ``check=False`` maps undefined values to).
+
+    Raises:
+        DatasetError: Names ``source``, the undefined values and the defined ones.
+
+    Example:
+        >>> check_raw_labels(np.array([[0, 2]]), np.array([True, True, True]))
+    """
+    arr = as_label_array(raw, source=source)
+    if not arr.size:
+        return
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo >= 0 and hi < len(defined):
+        present = np.bincount(arr.ravel(), minlength=len(defined)) > 0
+        bad = np.flatnonzero(present & ~defined)
+    else:
+        values = np.unique(arr)
+        inside = (values >= 0) & (values < len(defined))
+        ok = np.zeros(len(values), dtype=bool)
+        ok[inside] = defined[values[inside]]
+        bad = values[~ok]
+    if len(bad):
+        shown = bad[:10].tolist()
+        raise DatasetError(
+            f"{source}: label values {shown} as stored in the file are not defined by {encoding} label encoding "
+            f"(defined: {_spans(np.flatnonzero(defined).tolist())}); the file does not hold that encoding (a palette "
+            "mask saved as grayscale or RGB, another dataset's ids, a resampled mask). Re-export the mask with its "
+            f"original values, or pass check=False to map undefined values to ignore_index={ignore_index}"
+        )
 
 
 def reduce_zero_label(mask: NDArray[np.integer], *, ignore_index: int = 255) -> NDArray[np.int64]:
@@ -100,9 +239,9 @@ def check_labels(mask: NDArray[np.integer], num_classes: int, ignore_index: int,
     """Raise if ``mask`` holds a value outside ``[0, num_classes) | {ignore_index}``.
 
     Raises:
-        DatasetError: Names ``source`` and the offending values.
+        DatasetError: Names ``source`` and the offending values (also for values that are not whole numbers).
     """
-    arr = np.asarray(mask)
+    arr = as_label_array(mask, source=source)
     bad = (arr != ignore_index) & ((arr < 0) | (arr >= num_classes))
     if bad.any():
         values = np.unique(arr[bad])[:10].tolist()

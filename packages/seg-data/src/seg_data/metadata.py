@@ -130,21 +130,44 @@ class DatasetMetadata:
         ``num_classes`` may be omitted when ``labels`` is given.
 
         Raises:
-            ConfigError: Unknown keys or inconsistent values.
+            ConfigError: Not a dict, unknown keys, values of the wrong type (names the key) or inconsistent values.
         """
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"metadata must be a mapping with keys num_classes, labels, colors, ignore_index; got "
+                f"{type(data).__name__}"
+            )
         allowed = {"name", "num_classes", "labels", "ignore_index", "colors"}
         extra = set(data) - allowed
         if extra:
-            raise ConfigError(f"metadata has unknown keys {sorted(extra)}; allowed: {sorted(allowed)}")
-        labels = list(data.get("labels", []))
+            raise ConfigError(f"metadata has unknown keys {sorted(extra, key=str)}; allowed: {sorted(allowed)}")
+        labels = data.get("labels", [])
+        if not isinstance(labels, (list, tuple)) or not all(isinstance(v, str) for v in labels):
+            raise ConfigError(f"metadata 'labels' must be a list of class names (strings), got {labels!r:.200}")
+        colors = data.get("colors", [])
+        if not isinstance(colors, (list, tuple)) or not all(
+            isinstance(c, (list, tuple)) and len(c) == 3 and all(_is_int(v) for v in c) for c in colors
+        ):
+            raise ConfigError(f"metadata 'colors' must be a list of [r, g, b] int triples, got {colors!r:.200}")
         num_classes = data.get("num_classes", len(labels))
+        ignore_index = data.get("ignore_index", 255)
+        for key, value in (("num_classes", num_classes), ("ignore_index", ignore_index)):
+            if not _is_int(value):
+                raise ConfigError(f"metadata {key!r} must be an integer, got {value!r}")
         return cls(
             name=str(data.get("name", name or "custom")),
             num_classes=int(num_classes),
-            labels=labels,
-            ignore_index=int(data.get("ignore_index", 255)),
-            colors=[tuple(c) for c in data.get("colors", [])],
+            labels=list(labels),
+            ignore_index=int(ignore_index),
+            colors=[(int(c[0]), int(c[1]), int(c[2])) for c in colors],
         )
+
+
+def _is_int(value: object) -> bool:
+    """An int (not a bool) or a float holding a whole number (json/toml readers give either)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 #: Metadata of names that have no registry entry declaring one (see :func:`register_metadata`).

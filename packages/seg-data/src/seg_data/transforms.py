@@ -17,6 +17,11 @@ Outside any dataset (a standalone call, or ``batch`` after the DataLoader) None 
 :data:`DEFAULT_IGNORE_INDEX` (255): pass ``ignore_index=dataset.ignore_index`` there, or run the call inside
 ``metadata_scope(dataset.metadata)``.
 
+Both check their input before touching it (:func:`check_pair`): the image must be channel-first ``(C, H, W)``
+(uint8, or float in [0, 1]), the mask ``(H, W)`` or ``(1, H, W)`` of integer class values, with the image's spatial
+size. Anything else is an :class:`~seg_core.errors.InputShapeError` naming both shapes: a channel-last image or a
+mask of another size would otherwise come back misaligned.
+
 Example:
     >>> import torch
     >>> aug = SegmentationAugment(hflip=0.5, scale_range=(0.5, 2.0), crop_size=32)
@@ -35,6 +40,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode
@@ -53,6 +59,7 @@ __all__ = [
     "SegmentationAugment",
     "SegmentationTransform",
     "augment_batch",
+    "check_pair",
     "metadata_scope",
     "resolve_ignore_index",
     "to_tv",
@@ -127,6 +134,107 @@ def to_tv(image: Any, mask: Any) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
     return img, msk
 
 
+def _as_tensor(value: Any, what: str, owner: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return torch.as_tensor(np.ascontiguousarray(value) if isinstance(value, np.ndarray) else value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputShapeError(
+            f"{owner}: the {what} must be a tensor or numpy array, got {type(value).__name__} ({exc})"
+        ) from exc
+
+
+def _mask_dtype_for(mask: torch.Tensor, fill: int | None) -> torch.Tensor:
+    """``mask``, as int64 when its dtype is bool or cannot hold the fill value ``fill``."""
+    if mask.dtype == torch.bool:
+        return mask.to(torch.int64)
+    if fill is not None and mask.dtype != torch.int64:
+        info = torch.iinfo(mask.dtype)
+        if not info.min <= fill <= info.max:
+            return mask.to(torch.int64)
+    return mask
+
+
+def _check_dtypes(image: torch.Tensor, mask: torch.Tensor, owner: str, shapes: str) -> None:
+    if not (image.dtype == torch.uint8 or image.is_floating_point()):
+        raise InputShapeError(
+            f"{owner}: image dtype {image.dtype} is not supported ({shapes}); use uint8 (0..255) or float in [0, 1]: "
+            "image.to(torch.uint8) for 0..255 values, image.float() / max_value for other ranges"
+        )
+    if mask.is_floating_point() or mask.is_complex():
+        raise InputShapeError(
+            f"{owner}: mask dtype {mask.dtype} is not an integer type ({shapes}); masks hold class indices: "
+            "mask.long() if its values are whole numbers"
+        )
+
+
+def check_pair(image: Any, mask: Any, owner: str = "transform", *, fill: int | None = None) -> Pair:
+    """Check one ``(image, mask)`` sample before a paired transform and return them as tensors.
+
+    The image must be channel-first ``(C, H, W)`` (uint8, or float), the mask ``(H, W)`` or ``(1, H, W)`` of an
+    integer (or bool) dtype, with the same ``(H, W)``: a channel-last image or a mask of another size would come
+    back misaligned. Tensor subclasses (``tv_tensors``) are kept; numpy arrays become tensors.
+
+    Args:
+        image: The image.
+        mask: The mask.
+        owner: The transform's name, for the message.
+        fill: The value the transform may write into the mask (its ignore index): bool masks and masks whose
+            dtype cannot hold it are returned as int64.
+
+    Returns:
+        ``(image, mask)`` as tensors.
+
+    Raises:
+        InputShapeError: Wrong rank, an empty side, different spatial sizes, a channel-last image or an unsupported
+            dtype; names both shapes.
+
+    Example:
+        >>> check_pair(torch.zeros(4, 5, 3), torch.zeros(4, 5, dtype=torch.int64))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        seg_core.errors.InputShapeError: transform: image (4, 5, 3) and mask (4, 5) ... channel-last ...
+    """
+    img, msk = _as_tensor(image, "image", owner), _as_tensor(mask, "mask", owner)
+    shapes = f"image {tuple(img.shape)} and mask {tuple(msk.shape)}"
+    if img.ndim != 3 or min(img.shape) < 1:
+        raise InputShapeError(f"{owner}: {shapes}: the image must be (C, H, W) with C, H, W >= 1")
+    if not (msk.ndim == 2 or (msk.ndim == 3 and msk.shape[0] == 1)) or min(msk.shape) < 1:
+        raise InputShapeError(f"{owner}: {shapes}: the mask must be (H, W) or (1, H, W)")
+    if img.shape[-2:] != msk.shape[-2:]:
+        hint = (
+            "; the image looks channel-last (H, W, C): pass image.permute(2, 0, 1)"
+            if img.shape[:2] == msk.shape[-2:]
+            else ": resize or crop them together"
+        )
+        raise InputShapeError(f"{owner}: {shapes} have different spatial sizes (H, W){hint}")
+    _check_dtypes(img, msk, owner, shapes)
+    return img, _mask_dtype_for(msk, fill)
+
+
+def _check_batch(images: torch.Tensor, masks: torch.Tensor, owner: str, fill: int | None) -> torch.Tensor:
+    """Check a collated batch like :func:`check_pair`; returns ``masks`` (int64 when needed for ``fill``)."""
+    shapes = f"images {tuple(images.shape)} and masks {tuple(masks.shape)}"
+    if (
+        images.ndim != 4
+        or masks.ndim != 3
+        or images.shape[0] != masks.shape[0]
+        or images.shape[-2:] != masks.shape[-2:]
+        or min(images.shape[1:]) < 1
+    ):
+        hint = (
+            "; the images look channel-last (B, H, W, C): pass images.permute(0, 3, 1, 2)"
+            if images.ndim == 4 and images.shape[1:3] == masks.shape[-2:]
+            else ""
+        )
+        raise InputShapeError(
+            f"{owner}: need images (B, C, H, W) and masks (B, H, W) of the same B, H, W; got {shapes}{hint}"
+        )
+    _check_dtypes(images, masks, owner, shapes)
+    return _mask_dtype_for(masks, fill)
+
+
 def _size2(size: int | Sequence[int], what: str) -> tuple[int, int]:
     hw = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
     if len(hw) != 2 or min(hw) < 1:
@@ -192,7 +300,21 @@ class SegmentationTransform:
         self.dtype = dtype
 
     def __call__(self, image: Any, mask: Any) -> Pair:
+        """Transform one sample (see :func:`check_pair` for what it accepts).
+
+        Raises:
+            InputShapeError: A channel-last image, image and mask of different sizes, a wrong rank or dtype, or
+                ``mean``/``std`` that do not match the channels (names the shapes).
+        """
         fill = resolve_ignore_index(self.ignore_index, "SegmentationTransform")
+        image, mask = check_pair(image, mask, "SegmentationTransform", fill=fill)
+        channels = image.shape[0]
+        for what, values in (("mean", self.mean), ("std", self.std)):
+            if values is not None and len(values) not in (1, channels):
+                raise InputShapeError(
+                    f"SegmentationTransform: {what} has {len(values)} values but the image {tuple(image.shape)} has "
+                    f"{channels} channels"
+                )
         image, mask = to_tv(image, mask)
         image = to_float_image(image, self.dtype)
         if self.size is not None:
@@ -334,9 +456,16 @@ class SegmentationAugment:
             mask: ``(H, W)`` or ``(1, H, W)`` mask.
 
         Returns:
-            ``(tv_tensors.Image, tv_tensors.Mask)`` with the input dtypes.
+            ``(tv_tensors.Image, tv_tensors.Mask)`` with the input dtypes (a bool mask, or one whose dtype cannot
+            hold ``ignore_index``, comes back int64).
+
+        Raises:
+            InputShapeError: A channel-last image, image and mask of different sizes, a wrong rank or an unsupported
+                dtype (names both shapes).
         """
-        img, msk = torch.as_tensor(image), torch.as_tensor(mask)
+        fill = resolve_ignore_index(self.ignore_index, "SegmentationAugment")
+        img, msk = check_pair(image, mask, "SegmentationAugment", fill=fill)
+        img, msk = img.as_subclass(torch.Tensor), msk.as_subclass(torch.Tensor)
         out_i, out_m = self._run(img[None], msk.reshape(1, *msk.shape[-2:]), None, per_sample=True, fixed_out=False)
         return tv_tensors.Image(out_i[0]), tv_tensors.Mask(out_m[0][None] if msk.ndim == 3 else out_m[0])
 
@@ -362,20 +491,12 @@ class SegmentationAugment:
             the input size without it.
 
         Raises:
-            InputShapeError: Wrong ranks or mismatched sizes.
+            InputShapeError: Wrong ranks, mismatched sizes, channel-last images or unsupported dtypes.
         """
-        images = images.as_subclass(torch.Tensor)
-        masks = masks.as_subclass(torch.Tensor)
-        if (
-            images.ndim != 4
-            or masks.ndim != 3
-            or images.shape[0] != masks.shape[0]
-            or images.shape[-2:] != masks.shape[-2:]
-        ):
-            raise InputShapeError(
-                f"SegmentationAugment.batch: need images (B, C, H, W) and masks (B, H, W) of the same B, H, W; "
-                f"got {tuple(images.shape)} and {tuple(masks.shape)}"
-            )
+        images = _as_tensor(images, "images", "SegmentationAugment.batch").as_subclass(torch.Tensor)
+        masks = _as_tensor(masks, "masks", "SegmentationAugment.batch").as_subclass(torch.Tensor)
+        fill = resolve_ignore_index(self.ignore_index, "SegmentationAugment")
+        masks = _check_batch(images, masks, "SegmentationAugment.batch", fill)
         return self._run(images, masks, generator, per_sample=per_sample, fixed_out=True)
 
     def _run(
@@ -454,11 +575,20 @@ def augment_batch(
     """
     if isinstance(augment, SegmentationAugment):
         return augment.batch(images, masks, generator=generator, per_sample=per_sample)
+    images = _as_tensor(images, "images", "augment_batch").as_subclass(torch.Tensor)
+    masks = _check_batch(
+        images, _as_tensor(masks, "masks", "augment_batch").as_subclass(torch.Tensor), "augment_batch", None
+    )
     if not per_sample:
         out_i, out_m = augment(tv_tensors.Image(images), tv_tensors.Mask(masks))
         return out_i.as_subclass(torch.Tensor), out_m.as_subclass(torch.Tensor)
     pairs = [augment(tv_tensors.Image(i), tv_tensors.Mask(m)) for i, m in zip(images, masks, strict=True)]
-    return (
-        torch.stack([torch.as_tensor(p[0]).as_subclass(torch.Tensor) for p in pairs]),
-        torch.stack([torch.as_tensor(p[1]).as_subclass(torch.Tensor) for p in pairs]),
-    )
+    outs_i = [torch.as_tensor(p[0]).as_subclass(torch.Tensor) for p in pairs]
+    outs_m = [torch.as_tensor(p[1]).as_subclass(torch.Tensor) for p in pairs]
+    sizes = sorted({(tuple(i.shape), tuple(m.shape)) for i, m in zip(outs_i, outs_m, strict=True)})
+    if len(sizes) > 1:
+        raise InputShapeError(
+            f"augment_batch: {augment!r} returned samples of different sizes {sizes}; a batch needs one size "
+            "(give the augmentation a fixed crop_size)"
+        )
+    return torch.stack(outs_i), torch.stack(outs_m)

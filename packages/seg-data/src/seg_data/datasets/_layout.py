@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from seg_core.errors import ConfigError
 from seg_data._files import (
     IMAGE_SUFFIXES,
+    escapes,
     first_existing,
     index_by_stem,
     layout_error,
@@ -75,10 +76,19 @@ class Layout:
             The on-disk split name.
 
         Raises:
-            ConfigError: Not an allowed split (the message lists the allowed names and aliases).
+            ConfigError: Not an allowed split (the message lists the allowed names and aliases), or, for layouts
+                that allow any split, a split that is not a plain relative name (absolute, a drive, ``..``): a
+                split names a file or folder under the dataset root and may not leave it.
         """
         names = self.splits if allowed is None else allowed
+        if not isinstance(split, str):
+            raise ConfigError(f"{self.name}: split must be a string, got {type(split).__name__} {split!r}")
         real = self.aliases.get(split, split)
+        if not names and escapes(real):
+            raise ConfigError(
+                f"{self.name}: split={split!r} leaves the dataset root (absolute path, drive or '..'); a split is "
+                "the name of a list or folder inside the root, e.g. 'train'"
+            )
         if names and real not in names:
             shown = list(names) + [a for a in self.aliases if a not in names]
             raise ConfigError(f"{self.name}: split={split!r} is unknown; use one of {shown}")
@@ -153,7 +163,8 @@ class Located:
 
         Raises:
             LayoutError: ``required`` and no list exists.
-            DatasetError: An entry is absolute or escapes the dataset folder.
+            DatasetError: An entry is absolute or escapes the dataset folder, the list resolves outside it, cannot
+                be read, or lists nothing.
         """
         found = first_existing(self.base, options)
         if found is None:
@@ -188,11 +199,17 @@ class Located:
             ``(stem, image, mask)`` samples.
 
         Raises:
+            LayoutError: No image at all (an empty split): names the folder searched and the pattern.
             DatasetError: Two files with one stem, an image without mask, a mask without image, or a listed stem
                 without image.
         """
         name = self.layout.name
         image_files = _index(images, image_pattern, IMAGE_SUFFIXES, "image")
+        if not image_files:
+            wanted = image_pattern or f"files with suffix {'/'.join(IMAGE_SUFFIXES)}"
+            raise self.layout.error(
+                self.root, f"no images found in {images} (searched for {wanted}): the split is empty"
+            )
         mask_files = _index(masks, mask_pattern, mask_suffixes, "mask") if masks is not None else None
         tail = f"*{mask_suffixes[0]}" if mask_pattern is None else mask_pattern
 

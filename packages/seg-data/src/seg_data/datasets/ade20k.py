@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seg_data.datasets._layout import Layout
-from seg_data.labels import build_lut
+from seg_data.factory import dataset_factory
+from seg_data.labels import build_lut, defined_values
 from seg_data.metadata import DatasetMetadata, default_palette
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def ade20k_metadata(keep_zero: bool = False) -> DatasetMetadata:
     return DatasetMetadata("ade20k", 150, list(ADE20K_LABELS), 255, default_palette(151)[1:])
 
 
+@dataset_factory
 def ade20k(
     root: str | Path,
     split: str = "training",
@@ -89,9 +91,10 @@ def ade20k(
         The dataset, samples sorted by stem; masks hold 0..149 and 255 (or 0..150 with ``keep_zero``).
 
     Raises:
-        ConfigError: Unknown split.
-        LayoutError: No ``images/<split>`` or ``annotations/<split>`` folder.
-        DatasetError: An image without its annotation PNG or the reverse.
+        ConfigError: Unknown split or option.
+        LayoutError: No ``images/<split>`` or ``annotations/<split>`` folder, or no image in it.
+        DatasetError: An image without its annotation PNG or the reverse; when a sample is read (``check``), an
+            annotation value other than 0..150 (and 255).
 
     Example:
         >>> ds = ade20k("/data/ADEChallengeData2016", "val")  # doctest: +SKIP
@@ -101,5 +104,6 @@ def ade20k(
     mapping = {i: i for i in range(151)} if keep_zero else {i: i - 1 for i in range(1, 151)}
     lut = build_lut(mapping)
     return found.dataset(
-        pairs, ade20k_metadata(keep_zero), transforms, lut=lut, mapping_id=f"ade20k-keep_zero={keep_zero}", **options
-    )
+        pairs, ade20k_metadata(keep_zero), transforms, lut=lut, raw_values=defined_values(lut, void=(0,)),
+        mapping_id=f"ade20k-keep_zero={keep_zero}", **options,
+    )  # fmt: skip

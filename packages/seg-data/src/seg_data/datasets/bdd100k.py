@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from seg_data.datasets._layout import Layout
 from seg_data.datasets.cityscapes import cityscapes_metadata
+from seg_data.factory import dataset_factory
 from seg_data.labels import identity_lut
 from seg_data.metadata import DatasetMetadata
 
@@ -45,6 +46,7 @@ def bdd100k_metadata() -> DatasetMetadata:
     return DatasetMetadata("bdd100k", 19, cs.labels, 255, cs.colors)
 
 
+@dataset_factory
 def bdd100k(
     root: str | Path,
     split: str = "train",
@@ -63,9 +65,10 @@ def bdd100k(
         The dataset sorted by stem (``test``: every mask pixel is 255).
 
     Raises:
-        ConfigError: Unknown split.
-        LayoutError: No ``bdd100k/images/10k/<split>`` (or, for train/val, no mask folder).
-        DatasetError: A mask PNG without its image or the reverse.
+        ConfigError: Unknown split or option.
+        LayoutError: No ``bdd100k/images/10k/<split>`` (or, for train/val, no mask folder), or no image in it.
+        DatasetError: A mask PNG without its image or the reverse; when a sample is read (``check``), a stored
+            value other than 0..18 and 255.
 
     Example:
         >>> ds = bdd100k("/data", "val")  # doctest: +SKIP

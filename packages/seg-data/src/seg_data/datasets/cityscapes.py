@@ -11,7 +11,8 @@ from numpy.typing import NDArray
 
 from seg_core.errors import ConfigError
 from seg_data.datasets._layout import Layout
-from seg_data.labels import build_lut
+from seg_data.factory import dataset_factory
+from seg_data.labels import build_lut, defined_values
 from seg_data.metadata import Color, DatasetMetadata, default_palette
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ def cityscapes_lut(variant: str = "train", *, ignore_index: int = 255) -> NDArra
     return build_lut(mapping, ignore_index=ignore_index)
 
 
+@dataset_factory
 def cityscapes(
     root: str | Path,
     split: str = "train",
@@ -189,9 +191,10 @@ def cityscapes(
         The dataset; ``dataset.metadata`` matches ``resolve_metadata("cityscapes", variant=variant)``.
 
     Raises:
-        ConfigError: Unknown mode, split or variant.
-        LayoutError: Missing root or unexpected layout (the message shows the expected tree).
-        DatasetError: An image without its labelIds mask.
+        ConfigError: Unknown mode, split, variant or option.
+        LayoutError: Missing root or unexpected layout (the message shows the expected tree), or no image.
+        DatasetError: An image without its labelIds mask; when a sample is read (``check``), a stored value that
+            is no labelId (0..33, 255).
 
     Example:
         >>> ds = cityscapes("/data/cityscapes", "val")  # doctest: +SKIP
@@ -206,6 +209,10 @@ def cityscapes(
         found.folder(f"leftImg8bit/{split}"), masks, image_pattern="*/*_leftImg8bit.png",
         mask_pattern=f"*/*_{gt}_labelIds.png",
     )  # fmt: skip
+    lut = cityscapes_lut(variant)
+    # every labelId of the official table is defined (those its trainId table sends to 255 are void), and 255
+    # (license plate's -1 as stored by some tools); any other stored value is an error with check=True
+    raw_values = defined_values(lut, void=[r.id for r in CITYSCAPES_LABELS])
     return found.dataset(
-        pairs, meta, transforms, lut=cityscapes_lut(variant), mapping_id=f"cityscapes-{mode}-{variant}", **options
+        pairs, meta, transforms, lut=lut, raw_values=raw_values, mapping_id=f"cityscapes-{mode}-{variant}", **options
     )

@@ -9,7 +9,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from seg_data.datasets._layout import Layout
-from seg_data.labels import build_lut
+from seg_data.factory import dataset_factory
+from seg_data.labels import build_lut, defined_values
 from seg_data.metadata import DatasetMetadata
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ def coco_stuff_lut(*, ignore_index: int = 255) -> NDArray[np.int64]:
     return build_lut({raw: k for k, raw in enumerate(used)}, ignore_index=ignore_index)
 
 
+@dataset_factory
 def coco_stuff(
     root: str | Path,
     split: str = "train2017",
@@ -115,12 +117,16 @@ def coco_stuff(
     Raises:
         ConfigError: Unknown split.
         LayoutError: No ``images/<split>`` or ``annotations/<split>`` folder under the located root.
-        DatasetError: A stuffthingmaps PNG without its image or the reverse.
+        DatasetError: A stuffthingmaps PNG without its image or the reverse; when a sample is read (``check``), a
+            stored value outside 0..181 and 255.
 
     Example:
         >>> ds = coco_stuff("/data/cocostuff", "val")  # doctest: +SKIP
     """
     found = LAYOUT.locate(root, split)
     pairs = found.pair(found.folder(f"images/{found.split}"), found.folder(f"annotations/{found.split}"))
-    meta = coco_stuff_metadata()
-    return found.dataset(pairs, meta, transforms, lut=coco_stuff_lut(), mapping_id="coco_stuff-171", **options)
+    meta, lut = coco_stuff_metadata(), coco_stuff_lut()
+    raw_values = defined_values(lut, void=COCO_STUFF_UNUSED_IDS)  # 0..181 and 255; 182..254 are errors
+    return found.dataset(
+        pairs, meta, transforms, lut=lut, raw_values=raw_values, mapping_id="coco_stuff-171", **options
+    )

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from seg_data._files import escapes, resolves_inside
 from seg_data.datasets._layout import Layout
-from seg_data.errors import ConfigError
-from seg_data.labels import palette_decode, reduce_zero_label
+from seg_data.errors import ConfigError, MetadataFileError
+from seg_data.factory import dataset_factory
+from seg_data.labels import as_label_array, palette_decode, reduce_zero_label
 from seg_data.metadata import Color, DatasetMetadata
 
 if TYPE_CHECKING:
@@ -41,22 +43,35 @@ _MODES = ("auto", "index", "color")
 
 
 def _load_metadata_file(base: Path) -> DatasetMetadata | None:
+    """The metadata of ``base/metadata.json`` (else ``metadata.toml``), None when neither exists.
+
+    Raises:
+        MetadataFileError: The file cannot be read or decoded, or holds invalid metadata (names the file).
+    """
     for name in ("metadata.json", "metadata.toml"):
         path = base / name
         if not path.is_file():
             continue
-        if name.endswith(".json"):
-            data = json.loads(path.read_text())
-        else:
-            if sys.version_info >= (3, 11):
-                import tomllib
-            else:  # pragma: no cover
-                import tomli as tomllib
-            data = tomllib.loads(path.read_text())
+        try:
+            text = path.read_text(encoding="utf-8")
+            if name.endswith(".json"):
+                data = json.loads(text)
+            else:
+                if sys.version_info >= (3, 11):
+                    import tomllib
+                else:  # pragma: no cover
+                    import tomli as tomllib
+                data = tomllib.loads(text)
+        except (OSError, ValueError) as exc:  # JSONDecodeError, TOMLDecodeError, UnicodeDecodeError
+            raise MetadataFileError(
+                f"folder: cannot decode {path}: {type(exc).__name__}: {exc}; fix the file (e.g. "
+                '{"num_classes": 3, "labels": [...], "colors": [[r, g, b], ...], "ignore_index": 255}) or remove it '
+                "and pass metadata=... or num_classes=..."
+            ) from exc
         try:
             return DatasetMetadata.from_dict(data, name=base.name)
         except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
+            raise MetadataFileError(f"{path}: {exc}") from exc
     return None
 
 
@@ -79,7 +94,8 @@ def folder_metadata(
         The metadata.
 
     Raises:
-        ConfigError: None of the three, or an invalid metadata file (names it).
+        ConfigError: None of the three.
+        MetadataFileError: The metadata file cannot be decoded or is invalid (names it; also a ConfigError).
 
     Example:
         >>> folder_metadata(num_classes=2).labels
@@ -117,12 +133,13 @@ def _map_folder_mask(
             raise ConfigError(f"{path}: mask_mode='color' but the mask has one channel")
         out = palette_decode(raw, colors, ignore_index=ignore_index, source=str(path), strict=True)
     else:
-        out = raw.astype(np.int64)
+        out = as_label_array(raw, source=str(path))
     if reduce_zero:
         out = reduce_zero_label(out, ignore_index=ignore_index)
     return out
 
 
+@dataset_factory
 def folder(
     root: str | Path,
     split: str | None = None,
@@ -157,19 +174,36 @@ def folder(
         The dataset, in split-list order when a list is used, else sorted by stem.
 
     Raises:
-        LayoutError: Missing folders. ConfigError: no metadata, unknown ``mask_mode``. DatasetError: missing partner.
+        LayoutError: Missing folders, or no image (an empty split; names the folder searched).
+        ConfigError: No metadata, unknown ``mask_mode`` or option, or a ``split``, ``images_dir`` or ``masks_dir``
+            that leaves the root (absolute, ``..``, or a split folder that is a symlink out of its parent).
+        MetadataFileError: An undecodable or invalid metadata file (names it).
+        DatasetError: A missing partner; when a sample is read (``check``), a value outside the classes and
+            ``ignore_index`` (before and after ``reduce_zero``).
 
     Example:
         >>> ds = folder("my_data", "train", num_classes=3)  # doctest: +SKIP
     """
     if mask_mode not in _MODES:
         raise ConfigError(f"folder: mask_mode={mask_mode!r} is unknown; use 'auto', 'index' or 'color'")
+    for arg, value in (("images_dir", images_dir), ("masks_dir", masks_dir)):
+        if value is not None and (not isinstance(value, str) or escapes(value)):
+            raise ConfigError(
+                f"folder: {arg}={value!r} leaves the dataset root (absolute path, drive or '..'); name a folder "
+                "inside the root"
+            )
     found = LAYOUT.locate(root, split, marker=images_dir)
     masks = found.folder(*([masks_dir] if masks_dir else _MASK_DIRS))
     meta = folder_metadata(found.base, metadata=metadata, num_classes=num_classes)
     images, keys = found.base / images_dir, None
     if split is not None:
         if (images / split).is_dir():
+            for parent in (images, masks):
+                if (parent / split).exists() and not resolves_inside(parent / split, parent):
+                    raise ConfigError(
+                        f"folder: split={split!r}: {parent / split} resolves outside {parent} (a symlink out of the "
+                        "dataset); a split folder must lie inside its images/masks folder, like split list entries"
+                    )
             images, masks = images / split, found.folder(str((masks / split).relative_to(found.base)))
         else:
             keys = found.split_list(f"{split}.txt", f"splits/{split}.txt", required=False)
@@ -181,4 +215,13 @@ def folder(
         reduce_zero=reduce_zero,
     )  # fmt: skip
     mapping_id = f"folder-{mask_mode}-rz={reduce_zero}"
-    return found.dataset(pairs, meta, transforms, mask_mapper=mapper, mapping_id=mapping_id, **options)
+    raw_values = None
+    if mask_mode != "color":  # index masks: stored values are the classes (+1 with reduce_zero), 0 and ignore
+        stored = meta.num_classes + int(reduce_zero)
+        raw_values = np.zeros(max(stored, meta.ignore_index + 1), dtype=bool)
+        raw_values[:stored] = True
+        if meta.ignore_index >= 0:
+            raw_values[meta.ignore_index] = True
+    return found.dataset(
+        pairs, meta, transforms, mask_mapper=mapper, raw_values=raw_values, mapping_id=mapping_id, **options
+    )

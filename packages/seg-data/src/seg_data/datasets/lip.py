@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seg_data.datasets._layout import Layout
+from seg_data.factory import dataset_factory
 from seg_data.labels import identity_lut
 from seg_data.metadata import DatasetMetadata
 
@@ -52,6 +53,7 @@ def lip_metadata() -> DatasetMetadata:
     return DatasetMetadata("lip", 20, LIP_LABELS, 255)
 
 
+@dataset_factory
 def lip(
     root: str | Path,
     split: str = "train",
@@ -70,9 +72,11 @@ def lip(
         The dataset, in id-list order when ``<split>_id.txt`` exists, else sorted by stem.
 
     Raises:
-        ConfigError: Unknown split.
-        LayoutError: No ``<split>_images`` or ``<split>_segmentations`` folder, with or without the extra level.
-        DatasetError: An image without its parsing PNG (or the reverse), or an unsafe id list entry.
+        ConfigError: Unknown split or option.
+        LayoutError: No ``<split>_images`` or ``<split>_segmentations`` folder, with or without the extra level, or
+            no image in it.
+        DatasetError: An image without its parsing PNG (or the reverse), or an unsafe or empty id list; when a
+            sample is read (``check``), a stored value other than 0..19 and 255.
 
     Example:
         >>> ds = lip("/data/LIP", "val")  # doctest: +SKIP

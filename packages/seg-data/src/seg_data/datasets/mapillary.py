@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from seg_core.errors import ConfigError
 from seg_data.datasets._layout import Layout
-from seg_data.labels import apply_lut, build_lut, palette_decode
+from seg_data.errors import MetadataFileError
+from seg_data.factory import dataset_factory
+from seg_data.labels import apply_lut, build_lut, defined_values, palette_decode
 from seg_data.metadata import Color, DatasetMetadata
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 
     from seg_data.base import DatasetOptions, SegmentationDataset, Transform
 
-__all__ = ["LAYOUT", "find_config", "mapillary", "mapillary_lut", "mapillary_metadata"]
+__all__ = ["LAYOUT", "find_config", "mapillary", "mapillary_lut", "mapillary_metadata", "read_config"]
 
 LAYOUT = Layout(
     "mapillary",
@@ -64,10 +66,54 @@ def find_config(root: Path, version: str) -> Path:
     return found
 
 
-def _labels(config: dict[str, Any], source: object) -> list[dict[str, Any]]:
-    labels = config.get("labels")
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Read and validate a Mapillary config json (``config_v1.2.json`` / ``config_v2.0.json``).
+
+    Args:
+        path: The file.
+
+    Returns:
+        The parsed config; every label has a ``color`` (r, g, b) and a ``readable`` or ``name``.
+
+    Raises:
+        MetadataFileError: The file cannot be read or decoded as json, or lacks a key (names the file, the label
+            and the key).
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise MetadataFileError(
+            f"mapillary: cannot decode config {path}: {type(exc).__name__}: {exc}; it must be the official json "
+            "(re-extract it from the release archive)"
+        ) from exc
+    _labels(data, Path(path))
+    return cast("dict[str, Any]", data)
+
+
+def _labels(config: object, source: object, *, names: bool = True) -> list[dict[str, Any]]:
+    """The validated ``labels`` list (``names``: each needs ``readable`` or ``name``); a problem is a
+    MetadataFileError for a file, a ConfigError for a dict."""
+    error = MetadataFileError if isinstance(source, Path) else ConfigError
+    where = f"mapillary config {source!s:.200}"
+    labels = config.get("labels") if isinstance(config, dict) else None
     if not isinstance(labels, list) or not labels:
-        raise ConfigError(f"mapillary config {source!s:.200} has no 'labels' list")
+        raise error(f"{where} has no 'labels' list (the official config json holds one entry per label id)")
+    for i, lab in enumerate(labels):
+        if not isinstance(lab, dict):
+            raise error(f"{where}: labels[{i}] is {type(lab).__name__}, not an object with 'color' and 'readable'")
+        color = lab.get("color")
+        if color is None:
+            raise error(f"{where}: labels[{i}] has no 'color' key (an [r, g, b] list)")
+        if (
+            not isinstance(color, (list, tuple))
+            or len(color) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in color)
+        ):
+            raise error(f"{where}: labels[{i}]['color'] is {color!r}, not an [r, g, b] list of ints in 0..255")
+        if names and not isinstance(lab.get("readable", lab.get("name")), str):
+            raise error(f"{where}: labels[{i}] has no 'readable' or 'name' key (a string)")
+        if not isinstance(lab.get("evaluate", True), bool):
+            raise error(f"{where}: labels[{i}]['evaluate'] is {lab['evaluate']!r}, not true or false")
     return labels
 
 
@@ -97,8 +143,10 @@ def mapillary_metadata(
         Metadata with the config's readable names and colors, ``ignore_index`` 255.
 
     Raises:
-        ConfigError: Neither ``config`` nor ``root``, an unknown version, or a config without ``labels`` list.
+        ConfigError: Neither ``config`` nor ``root``, an unknown version, or a config dict without a valid
+            ``labels`` list.
         LayoutError: No config json under ``root``.
+        MetadataFileError: The config file cannot be decoded or a label lacks a key (names the file).
 
     Example:
         >>> cfg = {"labels": [{"readable": "Car", "color": [0, 0, 142], "evaluate": True}]}
@@ -113,8 +161,8 @@ def mapillary_metadata(
             )
         _check_version(version)
         config = find_config(Path(root), version)
-    data = config if isinstance(config, dict) else json.loads(Path(config).read_text())
-    labels = _labels(data, config)
+    data = config if isinstance(config, dict) else read_config(config)
+    labels = _labels(data, config if isinstance(config, dict) else Path(config))
     kept = [labels[i] for i in _kept(labels, evaluated_only)]
     return DatasetMetadata(
         "mapillary",
@@ -136,14 +184,14 @@ def mapillary_lut(config: dict[str, Any], *, evaluated_only: bool = True) -> NDA
         A table of at least 256 entries; its last entry is an id of no label (ignored).
 
     Raises:
-        ConfigError: The config has no ``labels`` list.
+        ConfigError: The config has no valid ``labels`` list.
 
     Example:
         >>> cfg = {"labels": [{"color": [1, 1, 1], "evaluate": False}, {"color": [2, 2, 2], "evaluate": True}]}
         >>> mapillary_lut(cfg)[:2].tolist()
         [255, 0]
     """
-    labels = _labels(config, "config")
+    labels = _labels(config, "config", names=False)
     kept = _kept(labels, evaluated_only)
     return build_lut({raw: k for k, raw in enumerate(kept)}, size=max(256, len(labels) + 1))
 
@@ -151,12 +199,14 @@ def mapillary_lut(config: dict[str, Any], *, evaluated_only: bool = True) -> NDA
 def _map_label_ids(
     raw: NDArray[np.integer], path: Path, *, colors: list[Color], lut: NDArray[np.int64]
 ) -> NDArray[np.int64]:
-    """Palette-index masks through ``lut``; RGB masks are first decoded with the config colors."""
+    """Palette-index masks through ``lut``; RGB masks are first decoded with the config colors (a color of no
+    label is an error, never ignore)."""
     if raw.ndim == 3:
-        raw = palette_decode(raw, colors, ignore_index=len(lut) - 1, source=str(path))
+        raw = palette_decode(raw, colors, ignore_index=len(lut) - 1, source=str(path), strict=True)
     return apply_lut(raw, lut, source=str(path))
 
 
+@dataset_factory
 def mapillary(
     root: str | Path,
     split: str = "training",
@@ -180,9 +230,11 @@ def mapillary(
         The dataset, samples sorted by stem.
 
     Raises:
-        ConfigError: Unknown version or split.
-        LayoutError: No ``<split>`` folder, config json, images or labels folder of ``version``.
-        DatasetError: A label PNG without its image or the reverse.
+        ConfigError: Unknown version, split or option.
+        LayoutError: No ``<split>`` folder, config json, images or labels folder of ``version``, or no image.
+        MetadataFileError: The config json cannot be decoded or a label lacks a key (names the file).
+        DatasetError: A label PNG without its image or the reverse; when a sample is read (``check``), a label id
+            the config does not list or an RGB color of no label.
 
     Example:
         >>> ds = mapillary("/data/mapillary", "validation", version="v1.2")  # doctest: +SKIP
@@ -190,12 +242,14 @@ def mapillary(
     _check_version(version)
     found = LAYOUT.locate(root, split, marker="{split}")
     split = found.split
-    config = json.loads(find_config(found.base, version).read_text())
+    config = read_config(find_config(found.base, version))
     lut = mapillary_lut(config, evaluated_only=evaluated_only)
     masks = found.folder(f"{split}/{version}/labels", *([f"{split}/labels"] if version == "v1.2" else []))
     colors = [tuple(lab["color"]) for lab in config["labels"]]
+    raw_values = defined_values(lut, void=range(len(config["labels"])))  # labels not evaluated are void
     return found.dataset(
         found.pair(found.folder(f"{split}/images"), masks), mapillary_metadata(config, evaluated_only=evaluated_only),
-        transforms, lut=lut, mask_mapper=functools.partial(_map_label_ids, colors=colors, lut=lut),
+        transforms, lut=lut, raw_values=raw_values,
+        mask_mapper=functools.partial(_map_label_ids, colors=colors, lut=lut),
         mapping_id=f"mapillary-{version}-eval={evaluated_only}", **options,
     )  # fmt: skip

@@ -11,7 +11,8 @@ from numpy.typing import NDArray
 from seg_data.datasets._layout import Layout
 from seg_data.datasets.voc import VOC_LABELS
 from seg_data.errors import DatasetError
-from seg_data.labels import identity_lut
+from seg_data.factory import dataset_factory
+from seg_data.labels import as_label_array, identity_lut
 from seg_data.metadata import DatasetMetadata
 
 if TYPE_CHECKING:
@@ -54,11 +55,12 @@ def read_mat_mask(path: Path) -> NDArray[np.integer]:
         path: The ``cls/<stem>.mat`` file.
 
     Returns:
-        The stored class indices (H, W).
+        The stored class indices (H, W), int64.
 
     Raises:
         ImportError: scipy is missing.
-        DatasetError: The file is corrupt or has no ``GTcls.Segmentation`` (names it).
+        DatasetError: The file is corrupt, has no ``GTcls.Segmentation``, or it is not a 2-D array of whole numbers
+            (fractional values are an error, never truncated; names the file).
     """
     try:
         import scipy.io
@@ -69,9 +71,13 @@ def read_mat_mask(path: Path) -> NDArray[np.integer]:
         seg = mat["GTcls"].Segmentation
     except Exception as exc:  # scipy raises many types for corrupt files
         raise DatasetError(f"cannot read GTcls.Segmentation from {path}: {type(exc).__name__}: {exc}") from exc
-    return np.asarray(seg)
+    arr = np.asarray(seg)
+    if arr.ndim != 2:
+        raise DatasetError(f"{path}: GTcls.Segmentation has shape {arr.shape}, expected a 2-D (H, W) label array")
+    return as_label_array(arr, source=f"{path} (GTcls.Segmentation)")
 
 
+@dataset_factory
 def sbd(
     root: str | Path,
     split: str = "train",
@@ -90,8 +96,10 @@ def sbd(
         The dataset, samples in split-list order.
 
     Raises:
+        ConfigError: A split that leaves the root (absolute, ``..``), or an unknown option.
         LayoutError: No ``cls/`` folder or no ``<split>.txt`` list.
-        DatasetError: A listed stem without image or ``.mat`` mask, an unsafe list entry, or an unreadable .mat.
+        DatasetError: A listed stem without image or ``.mat`` mask, an unsafe or empty list, or an unreadable .mat;
+            when a sample is read, fractional values, or (``check``) values other than 0..20 and 255.
 
     Example:
         >>> ds = sbd("/data/benchmark_RELEASE", "train")  # doctest: +SKIP

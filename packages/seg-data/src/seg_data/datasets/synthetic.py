@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from seg_data.errors import ConfigError
+from seg_data.factory import dataset_factory
 from seg_data.metadata import DatasetMetadata
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class SyntheticSamples:
         return image.permute(1, 2, 0).numpy(), mask.numpy()
 
 
+@dataset_factory
 def synthetic(
     root: str | Path | None = None,
     split: str = "train",
@@ -142,7 +144,7 @@ def synthetic(
         A dataset whose ``metadata`` is ``resolve_metadata("synthetic", num_classes=num_classes)``.
 
     Raises:
-        ConfigError: Non-positive sizes or counts.
+        ConfigError: Non-positive sizes or counts, or an unknown option (named, with close matches).
 
     Example:
         >>> ds = synthetic(num_samples=2, size=32, num_classes=3)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seg_data.datasets._layout import Layout
+from seg_data.factory import dataset_factory
 from seg_data.labels import identity_lut
 from seg_data.metadata import DatasetMetadata
 
@@ -50,6 +51,7 @@ def voc_metadata() -> DatasetMetadata:
     return DatasetMetadata("voc", 21, VOC_LABELS, 255)
 
 
+@dataset_factory
 def voc(
     root: str | Path,
     split: str = "train",
@@ -71,7 +73,10 @@ def voc(
         The dataset, samples in split-list order.
 
     Raises:
-        LayoutError: Unexpected layout or missing split list. DatasetError: missing mask, unsafe list entry.
+        ConfigError: A split that leaves the root (absolute, ``..``), or an unknown option.
+        LayoutError: Unexpected layout or missing split list.
+        DatasetError: Missing mask, unsafe or empty split list; when a sample is read (``check``), a stored value
+            other than 0..20 and 255 (e.g. a palette PNG saved as grayscale).
 
     Example:
         >>> ds = voc("/data/VOCdevkit", "val")  # doctest: +SKIP
