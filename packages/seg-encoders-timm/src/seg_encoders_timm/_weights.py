@@ -9,8 +9,9 @@ position embedding resampled).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -358,3 +359,45 @@ def _check_stems(tensors: _Tensors, module: Any, model_name: str) -> None:
             f"model's is {list(built.shape)}), so timm left it randomly initialised; pass a file with this "
             "architecture's input convolution (3 input channels)"
         )
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers a TCP connection within ``timeout`` seconds."""
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def offline_unless_reachable(plan: WeightsPlan) -> Iterator[None]:
+    """Put huggingface_hub in offline mode for this build when the Hub cannot be reached.
+
+    Without it a machine with no network retries for most of a minute before timm gives
+    up; offline mode still loads weights already in the local cache and fails at once
+    otherwise (the caller turns that into `fetch_error`'s offline message).
+    """
+    if not plan.pretrained or plan.file is not None:
+        yield
+        return
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        yield
+        return
+    if constants.HF_HUB_OFFLINE or hub_reachable():
+        yield
+        return
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = False

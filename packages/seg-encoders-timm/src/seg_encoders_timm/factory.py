@@ -10,7 +10,14 @@ from torch import nn
 from seg_core.errors import ConfigError, IncompatibleEncoderError, SegError
 from seg_encoders_timm._names import parse_name
 from seg_encoders_timm._probe import KIND_FEATURES, KIND_UNSUPPORTED, KIND_VIT
-from seg_encoders_timm._weights import check_tag, fetch_error, load_local_weights, local_file_error, resolve_weights
+from seg_encoders_timm._weights import (
+    check_tag,
+    fetch_error,
+    load_local_weights,
+    local_file_error,
+    offline_unless_reachable,
+    resolve_weights,
+)
 from seg_encoders_timm.catalog import get_probe
 
 __all__ = ["ADAPTERS", "create_timm_encoder"]
@@ -163,13 +170,14 @@ def create_timm_encoder(
             common["create_kwargs"].update(
                 load_local_weights(plan, timm_kwargs, in_channels=in_channels, strict=weights_strict)
             )
-        if kind == KIND_VIT:
-            from seg_encoders_timm.vit import TimmViTEncoder
+        with offline_unless_reachable(plan):
+            if kind == KIND_VIT:
+                from seg_encoders_timm.vit import TimmViTEncoder
 
-            return TimmViTEncoder(plan.model_name, info=probe, scale_factors=scale_factors, norm=norm, **common)
-        from seg_encoders_timm.universal import TimmUniversalEncoder
+                return TimmViTEncoder(plan.model_name, info=probe, scale_factors=scale_factors, norm=norm, **common)
+            from seg_encoders_timm.universal import TimmUniversalEncoder
 
-        return TimmUniversalEncoder(plan.model_name, probe=probe, **common)
+            return TimmUniversalEncoder(plan.model_name, probe=probe, **common)
     except (SegError, KeyboardInterrupt):
         raise
     except Exception as exc:
