@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seg_core.callsite import INTERNAL_PACKAGES
 from seg_core.errors import InputShapeError, faq_link
 
 if TYPE_CHECKING:
@@ -94,8 +95,6 @@ def _caller_stacklevel(model: nn.Module) -> int | None:
     return 2
 
 
-#: Top-level packages whose frames a construction warning skips.
-_OWN_PACKAGES = ("seg_core", "seg_decoders", "seg_3d", "seg_encoders_timm", "seg_train", "seg_data")
 #: Modules and (module, function)s that rebuild saved or imported models: construction warnings
 #: are not repeated for them.
 _LOADERS: frozenset[Any] = frozenset(
@@ -105,7 +104,7 @@ _LOADERS: frozenset[Any] = frozenset(
 
 def _in_seg_package(frame: Any) -> bool:
     top = str(frame.f_globals.get("__name__", "")).split(".")[0]
-    if top not in _OWN_PACKAGES:
+    if top not in INTERNAL_PACKAGES:
         return False
     root = os.path.dirname(str(getattr(sys.modules.get(top), "__file__", "") or ""))
     return bool(root) and str(frame.f_code.co_filename).startswith(root + os.sep)
