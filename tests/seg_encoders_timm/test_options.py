@@ -169,7 +169,5 @@ def test_vit_honours_encoder_channels() -> None:
     assert picked.out_channels == [3, 0, 0, 16, 32]
     with pytest.raises(ConfigError, match="one value per tapped block"):
         create_timm_encoder("test_vit", img_size=64, channels=[8, 16])
-    model = seg_core.create_model(
-        "fpn", encoder_name="test_vit", encoder_params={"img_size": 64}, encoder_channels=[8, 16, 32, 48, 64]
-    )
-    assert model.encoder.out_channels == [3, 8, 16, 32, 48, 64]
+    through_core = seg_core.create_encoder("test_vit", img_size=64, channels=[8, 16, 32, 48, 64])
+    assert through_core.out_channels == [3, 8, 16, 32, 48, 64]  # what a model's encoder_channels reaches
