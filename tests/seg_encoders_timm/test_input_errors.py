@@ -20,17 +20,6 @@ def test_fixed_size_vit_names_img_size_and_dynamic_img_size() -> None:
     assert [f.shape[2:] for f in enc(torch.randn(1, 3, 64, 64))][1:] == [(32, 32), (16, 16)]
 
 
-def test_fixed_size_vit_model_reports_the_input_size() -> None:
-    pytest.importorskip("seg_decoders")
-    model = seg_core.create_model(
-        "fpn", encoder_name="test_vit", encoder_params={"dynamic_img_size": False}, encoder_depth=4
-    ).eval()  # timm's default size for test_vit: 160
-    with pytest.raises(InputShapeError, match=r"height=64, width=64: .*takes only \(160, 160\)") as err:
-        model(torch.randn(1, 3, 64, 64))
-    assert "img_size" in str(err.value) and "dynamic_img_size" in str(err.value)
-    assert model.predict(torch.randn(1, 3, 70, 90), pad=True).shape == (1, 1, 70, 90)  # padded to 160
-
-
 @pytest.mark.parametrize("name", ["test_resnet", "test_efficientnet"])
 def test_layernorm_on_a_cnn_is_rejected_at_construction(name: str) -> None:
     with pytest.raises(ConfigError, match=r"encoder_params=\{'norm_layer': 'layernorm'\} cannot run") as err:
@@ -39,12 +28,6 @@ def test_layernorm_on_a_cnn_is_rejected_at_construction(name: str) -> None:
     assert "normalized_shape" in str(err.value)  # the underlying error, shortened
     enc = create_timm_encoder(name, norm_layer="layernorm2d", depth=3)
     assert len(enc(torch.randn(1, 3, 64, 64))) == 4
-
-
-def test_layernorm_through_the_model_arguments() -> None:
-    pytest.importorskip("seg_decoders")
-    with pytest.raises(ConfigError, match="norm_layer"):
-        seg_core.create_model("unet", encoder_name="test_resnet", encoder_params={"norm_layer": "layernorm"})
 
 
 def test_the_dry_run_leaves_the_encoder_usable() -> None:
