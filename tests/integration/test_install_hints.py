@@ -22,7 +22,9 @@ def test_every_claimed_pattern_names_something_that_distribution_registers(kind:
         assert names or aliases, f"{dist} registers no {kind} matching {pattern!r}: the hint table claims a false name"
 
 
-@pytest.mark.parametrize("kind", ["encoders", "architectures", "datasets", "losses", "optimizers", "schedulers"])
+@pytest.mark.parametrize(
+    "kind", ["encoders", "architectures", "datasets", "losses", "optimizers", "schedulers", "metrics"]
+)
 def test_every_first_party_entry_is_covered_by_the_table(kind: str) -> None:
     reg = get_registry(kind)
     for name in reg.names():

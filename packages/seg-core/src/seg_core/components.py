@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from seg_core.errors import ConfigError, PluginError
 from seg_core.plugins import get_registry
-from seg_core.suggest import unexpected_arguments
+from seg_core.suggest import singular, unexpected_arguments
 
 if TYPE_CHECKING:
     from seg_core.encoder import EncoderMixin
@@ -96,7 +96,7 @@ def create_checked(kind: str, name: str, kwargs: dict[str, Any], expected: type[
     """
     reg = get_registry(kind)
     factory = reg.get(name)
-    what = f"{'architecture' if kind == 'architectures' else kind[:-1]} {name!r}"
+    what = f"{singular(kind)} {name!r}"
     check_kwargs(factory, kwargs, what)
     built = factory(**kwargs)
     if not isinstance(built, expected):

@@ -8,6 +8,8 @@ exceptions keeps working.
 
 from __future__ import annotations
 
+from seg_core.suggest import singular
+
 __all__ = [
     "CheckpointError",
     "ConfigError",
@@ -58,7 +60,7 @@ class UnknownNameError(SegError, KeyError):
         self.name = name
         self.suggestions = list(suggestions or [])
         self.install_hint = install_hint
-        message = f"unknown {kind[:-1] if kind.endswith('s') else kind} {name!r}."
+        message = f"unknown {singular(kind)} {name!r}."
         if self.suggestions:
             message += " Did you mean: " + ", ".join(repr(s) for s in self.suggestions) + "?"
         if install_hint:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from seg_core.errors import ConfigError, PluginError, SegPluginWarning, UnknownNameError
-from seg_core.suggest import close_matches
+from seg_core.suggest import close_matches, singular
 
 __all__ = [
     "BUILTIN_KINDS",
@@ -117,11 +117,11 @@ class Entry:
                 obj = getattr(obj, part)
         except (ImportError, AttributeError) as exc:
             raise PluginError(
-                f"{self.kind[:-1]} {self.name!r} registered by {self.source.describe()} points to "
+                f"{singular(self.kind)} {self.name!r} registered by {self.source.describe()} points to "
                 f"{self.target!r}, which cannot be imported: {type(exc).__name__}: {exc}"
             ) from exc
         if not callable(obj):
-            raise PluginError(f"{self.kind[:-1]} {self.name!r}: {self.target!r} is not callable")
+            raise PluginError(f"{singular(self.kind)} {self.name!r}: {self.target!r} is not callable")
         self.target = obj
         return obj
 
@@ -243,7 +243,7 @@ class Registry:
             self._entries[key] = entry
             self._commit_aliases(entry)
             return
-        what = f"{self.kind[:-1]} {entry.name!r}"
+        what = f"{singular(self.kind)} {entry.name!r}"
         if existing.source.builtin and entry.source.distribution is not None and not entry.source.builtin:
             self._on_conflict(
                 f"{entry.source.describe()} tried to register {what}, which is built into "
@@ -282,7 +282,7 @@ class Registry:
             taken = self._entries.get(key) or self._entries.get(self._aliases.get(key, ""))
             if taken is not None and taken is not entry:
                 self._on_conflict(
-                    f"{self.kind[:-1]} alias {alias!r} of {entry.name!r} ({entry.source.describe()}) is already "
+                    f"{singular(self.kind)} alias {alias!r} of {entry.name!r} ({entry.source.describe()}) is already "
                     f"the name of {taken.name!r} ({taken.source.describe()}); the alias was ignored"
                 )
                 continue
@@ -450,7 +450,7 @@ def _warn_conflict(message: str) -> None:
 
 def _make_entry(kind: str, name: str, target: Callable[..., Any] | str, source: Source, info: dict[str, Any]) -> Entry:
     if not isinstance(name, str) or not name or name != name.strip():
-        raise ConfigError(f"{kind[:-1]} names must be non-empty strings without spaces around, got {name!r}")
+        raise ConfigError(f"{singular(kind)} names must be non-empty strings without spaces around, got {name!r}")
     if isinstance(target, str):
         module_name, sep, attr = target.partition(":")
         if not sep or not module_name or not attr:

@@ -92,6 +92,85 @@ FIRST_PARTY_NAMES: dict[str, list[tuple[str, str]]] = {
             "deeplabv3+",
         )
     ],
+    "losses": [
+        (name, "seg-train")
+        for name in (
+            "cross_entropy",
+            "crossentropyloss",
+            "ce",
+            "soft_cross_entropy",
+            "softcrossentropyloss",
+            "soft_bce",
+            "softbcewithlogitsloss",
+            "dice",
+            "diceloss",
+            "jaccard",
+            "jaccardloss",
+            "iou",
+            "tversky",
+            "tverskyloss",
+            "generalized_dice",
+            "generalizeddiceloss",
+            "generalised_dice",
+            "mcc",
+            "mccloss",
+            "focal",
+            "focalloss",
+            "lovasz",
+            "lovaszloss",
+            "combined",
+            "combinedloss",
+            "deep_supervision",
+            "deepsupervisionloss",
+        )
+    ],
+    "optimizers": [
+        (name, "seg-train")
+        for name in (
+            "asgd",
+            "adadelta",
+            "adafactor",
+            "adagrad",
+            "adam",
+            "adamw",
+            "adamax",
+            "lbfgs",
+            "muon",
+            "nadam",
+            "radam",
+            "rmsprop",
+            "rprop",
+            "sgd",
+            "sparseadam",
+            "padam",
+        )
+    ],
+    "schedulers": [
+        (name, "seg-train")
+        for name in (
+            "chainedscheduler",
+            "constantlr",
+            "cosineannealinglr",
+            "cosineannealingwarmrestarts",
+            "cycliclr",
+            "exponentiallr",
+            "lambdalr",
+            "linearlr",
+            "multisteplr",
+            "multiplicativelr",
+            "onecyclelr",
+            "polynomiallr",
+            "reducelronplateau",
+            "sequentiallr",
+            "steplr",
+            "warmup_poly",
+            "warmuppolylr",
+            "poly",
+            "warmup_cosine",
+            "warmupcosinelr",
+        )
+    ],
+    "metrics": [(name, "seg-train") for name in ("segmentation", "hausdorff95")],
     "datasets": [
         (name, "seg-data")
         for name in (
@@ -200,3 +279,15 @@ def install_hint(kind: str, name: str, plugins: Mapping[str, tuple[str, str | No
     if status == "failed":
         return f"{name!r} is provided by {dist}, which is installed but its plugin failed to load: {error}"
     return None
+
+
+def singular(kind: str) -> str:
+    """The singular of a registry kind, for messages.
+
+    Example:
+        >>> singular("losses"), singular("architectures"), singular("metrics")
+        ('loss', 'architecture', 'metric')
+    """
+    if kind.endswith("sses"):
+        return kind[:-2]
+    return kind[:-1] if kind.endswith("s") else kind
