@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from seg_core.testing import write_distribution
 
 os.environ.setdefault("SEG_STRICT_PLUGINS", "1")
 
@@ -35,17 +36,8 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_plugins: No
     created: list[str] = []
 
     def make(name: str, version: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
-        for module, source in modules.items():
-            path = site / (module.replace(".", "/") + ".py")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(source))
-            created.append(module.split(".")[0])
-        info = site / f"{name.replace('-', '_')}-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        lines = ["[seg_core.plugins]"] + [f"{k} = {v}" for k, v in entry_points.items()]
-        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        return info
+        created.extend(module.split(".")[0] for module in modules)
+        return write_distribution(site, name, version, entry_points, modules)
 
     yield make
     for top in set(created):

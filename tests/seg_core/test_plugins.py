@@ -192,11 +192,36 @@ def seg_register_losses(registry):
 
 def test_plugin_can_add_a_kind(make_dist) -> None:
     make_dist(
-        "metrics-seg",
+        "postprocessors-seg",
         "1.0",
-        {"metrics": "metrics_hooks"},
+        {"postprocessors": "postprocessor_hooks"},
         {
-            "metrics_hooks": """
+            "postprocessor_hooks": """
+                from seg_core import hookimpl
+
+                @hookimpl
+                def seg_register(registries):
+                    registries.add_kind("postprocessors")
+
+                @hookimpl
+                def seg_register_kind(kind, registry):
+                    if kind == "postprocessors":
+                        registry.add("crf", "builtins:dict")
+            """
+        },
+    )
+    manager = _manager()
+    assert manager.registry("postprocessors").names() == ["crf"]
+
+
+def test_two_plugins_may_add_the_same_kind(make_dist) -> None:
+    """Adding a kind is idempotent: a third-party metric joins seg-train's metrics kind."""
+    make_dist(
+        "more-metrics",
+        "1.0",
+        {"more_metrics": "more_metrics_hooks"},
+        {
+            "more_metrics_hooks": """
                 from seg_core import hookimpl
 
                 @hookimpl
@@ -206,12 +231,12 @@ def test_plugin_can_add_a_kind(make_dist) -> None:
                 @hookimpl
                 def seg_register_kind(kind, registry):
                     if kind == "metrics":
-                        registry.add("miou", "builtins:dict")
+                        registry.add("boundary_iou", "builtins:dict")
             """
         },
     )
-    manager = _manager()
-    assert manager.registry("metrics").names() == ["miou"]
+    names = _manager().registry("metrics").names()
+    assert "boundary_iou" in names
 
 
 def test_unknown_kind() -> None:

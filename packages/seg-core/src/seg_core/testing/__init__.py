@@ -14,5 +14,6 @@ from seg_core.testing.conformance import (
     check_architecture,
     check_encoder,
 )
+from seg_core.testing.distributions import write_distribution
 
-__all__ = ["ArchitectureReport", "EncoderReport", "check_architecture", "check_encoder"]
+__all__ = ["ArchitectureReport", "EncoderReport", "check_architecture", "check_encoder", "write_distribution"]
