@@ -409,7 +409,7 @@ def _require_timm_encoders() -> None:
     if importlib.util.find_spec("seg_encoders_timm") is None:
         raise ConfigError(
             "from_smp builds smp's ResNet/ResNeXt and tu-* encoders with seg-encoders-timm, which is not "
-            "installed: pip install seg-encoders-timm"
+            "installed: pip install ./packages/seg-encoders-timm (from a seg checkout)"
         )
 
 

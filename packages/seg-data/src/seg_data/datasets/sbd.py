@@ -65,7 +65,10 @@ def read_mat_mask(path: Path) -> NDArray[np.integer]:
     try:
         import scipy.io
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("the sbd dataset reads .mat files with scipy: pip install 'seg-data[sbd]'") from exc
+        raise ImportError(
+            'the sbd dataset reads .mat files with scipy: pip install "./packages/seg-data[sbd]" '
+            "(from a seg checkout), or pip install scipy"
+        ) from exc
     try:
         mat = scipy.io.loadmat(str(path), struct_as_record=False, squeeze_me=True)
         seg = mat["GTcls"].Segmentation
