@@ -31,9 +31,11 @@ DEPENDS = {
     "seg-encoders-timm": ["seg-core"],
     "seg-decoders": ["seg-core"],
     "seg-data": ["seg-core"],
-    "seg-train": ["seg-core"],
+    "seg-train": ["seg-core", "seg-data"],
     "seg-3d": ["seg-core"],
 }
+# The extras each package session installs (reference libraries its tests compare against).
+EXTRAS = {"seg-train": "test,monai"}
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6"]
 FIXTURE_PLUGINS = [
     "tests/fixtures/plugins/seg-plugin-good",
@@ -79,7 +81,7 @@ def _pytest(session: nox.Session, name: str, *extra: str) -> None:
 def _make_package_session(dist: str) -> None:
     @nox.session(name=f"tests-{dist}")
     def _session(session: nox.Session) -> None:
-        session.install(*_local(*DEPENDS[dist]), f"./packages/{dist}[test]", *TEST_TOOLS)
+        session.install(*_local(*DEPENDS[dist]), f"./packages/{dist}[{EXTRAS.get(dist, 'test')}]", *TEST_TOOLS)
         _pytest(session, f"tests-{dist}")
 
     _session.__doc__ = f"Install only {dist} (and what it declares) and run its tests."
