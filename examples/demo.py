@@ -11,26 +11,15 @@ import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
 
 import seg_core
+import seg_train
 
 
 def _batches(dataset, batch_size: int):
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0)
     while True:
         yield from loader
-
-
-def _miou(pred: torch.Tensor, target: torch.Tensor, classes: int, ignore_index: int) -> float:
-    valid = target != ignore_index
-    ious = []
-    for c in range(classes):
-        p, t = (pred == c) & valid, (target == c) & valid
-        union = (p | t).sum().item()
-        if union:
-            ious.append((p & t).sum().item() / union)
-    return sum(ious) / max(len(ious), 1)
 
 
 def main() -> None:
@@ -63,21 +52,31 @@ def main() -> None:
 
     images, masks = next(iter(torch.utils.data.DataLoader(val, batch_size=len(val))))
 
+    metric = seg_train.create_metric("segmentation", num_classes=meta.num_classes, ignore_index=meta.ignore_index)
+
     def evaluate() -> float:
-        pred = model.predict(images).argmax(1)
-        return _miou(pred, masks, meta.num_classes, meta.ignore_index)
+        metric.reset()
+        metric.update(model.predict(images), masks)
+        return float(metric.compute()["miou"])
 
     before = evaluate()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    # Everything by name, as a config would say it: cross-entropy + 0.5 Dice, AdamW, linear warmup + poly decay.
+    loss_fn = seg_train.create_loss("cross_entropy", ignore_index=meta.ignore_index) + 0.5 * seg_train.create_loss(
+        "dice", mode="multiclass", ignore_index=meta.ignore_index
+    )
+    optimizer = seg_train.create_optimizer("AdamW", model, lr=3e-3, weight_decay=1e-4, no_decay_norm_bias=True)
+    scheduler = seg_train.create_scheduler("warmup_poly", optimizer, total_steps=args.steps, warmup_steps=5)
     start = time.perf_counter()
     model.train()
     for step, (x, y) in zip(range(1, args.steps + 1), _batches(train, 8)):
-        loss = F.cross_entropy(model(x), y, ignore_index=meta.ignore_index)
+        loss = loss_fn(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        scheduler.step()
         if step % 20 == 0 or step == 1:
-            print(f"step {step:4d}  loss {loss.item():.4f}")
+            terms = "  ".join(f"{name} {value.item():.4f}" for name, value in loss_fn.last.items())
+            print(f"step {step:4d}  loss {loss.item():.4f}  ({terms})")
     after = evaluate()
     print(f"trained {args.steps} steps in {time.perf_counter() - start:.1f} s: val mIoU {before:.3f} -> {after:.3f}")
 
