@@ -35,7 +35,7 @@ DEPENDS = {
     "seg-3d": ["seg-core"],
 }
 # The extras each package session installs (reference libraries its tests compare against).
-EXTRAS = {"seg-train": "test,monai"}
+EXTRAS = {"seg-train": "test,monai,tensorboard,wandb,mlflow"}
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6"]
 FIXTURE_PLUGINS = [
     "tests/fixtures/plugins/seg-plugin-good",
@@ -98,7 +98,10 @@ def integration(session: nox.Session) -> None:
     smp is installed too, only so that from_smp is also checked live against it (tests never need it
     otherwise: the committed fixtures were written by smp).
     """
-    session.install(*_local(*PACKAGES), *TEST_TOOLS, "segmentation-models-pytorch>=0.5")
+    # With every extra whose tests the collection check (test_ci_selection) must be able to import.
+    session.install(
+        *_local(*PACKAGES), f"./packages/seg-train[{EXTRAS['seg-train']}]", *TEST_TOOLS, "segmentation-models-pytorch>=0.5"
+    )
     _pytest(session, "integration")
 
 
@@ -176,9 +179,9 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job: build and run a model on the built-in synthetic data."""
+    """The main job: `seg demo` trains on the built-in synthetic data (run folder under .nox/demo/tmp)."""
     session.install(*_local(*PACKAGES))
-    session.run("python", "examples/demo.py", *session.posargs, env=ENV)
+    session.run("seg", "demo", "--runs", os.path.join(session.create_tmp(), "runs"), *session.posargs, env=ENV)
 
 
 @nox.session

@@ -1,4 +1,4 @@
-"""seg train: losses, metrics, optimizers and schedulers (the trainer builds on them).
+"""seg train: the trainer, its TOML config and commands, and the losses, metrics, optimizers and schedulers.
 
 Importing ``seg_train`` is cheap; torch-based parts load on first attribute access.
 Everything here is also registered by name (``seg list losses``, ``seg list optimizers``,
@@ -33,6 +33,11 @@ _LAZY: dict[str, str] = {
     "WarmupPolyLR": "seg_train.optim.schedulers",
     "WarmupCosineLR": "seg_train.optim.schedulers",
     "param_groups": "seg_train.optim.param_groups",
+    "Trainer": "seg_train.trainer",
+    "seed_everything": "seg_train.seeding",
+    "load_config": "seg_train.config.validate",
+    "parse_config": "seg_train.config.validate",
+    "train": "seg_train.run",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -42,6 +47,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:
+    from seg_train.config.validate import load_config, parse_config
     from seg_train.factory import (
         create_loss,
         create_metric,
@@ -56,3 +62,6 @@ if TYPE_CHECKING:
     from seg_train.optim.padam import Padam
     from seg_train.optim.param_groups import param_groups
     from seg_train.optim.schedulers import WarmupCosineLR, WarmupPolyLR
+    from seg_train.run import train
+    from seg_train.seeding import seed_everything
+    from seg_train.trainer import Trainer

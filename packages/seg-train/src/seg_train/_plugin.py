@@ -9,7 +9,7 @@ against the installed torch (every ``torch.optim`` optimizer and scheduler is av
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seg_core.hookspecs import hookimpl
 
@@ -111,6 +111,51 @@ METRICS: tuple[tuple[str, str, str], ...] = (
         "95th-percentile Hausdorff distance in physical units (3D / medical)",
     ),
 )
+
+
+#: Loggers and callbacks: ``(name, target, description)``. ``local`` is always on; the others are
+#: enabled by the config's ``[logging] loggers = [...]``.
+LOGGERS: tuple[tuple[str, str, str], ...] = (
+    (
+        "local",
+        "seg_train.loggers.local:LocalLogger",
+        "metrics.jsonl/csv, config, run log, confusion matrices, snapshots, curves",
+    ),
+    (
+        "tensorboard",
+        "seg_train.loggers.tensorboard:TensorBoardLogger",
+        "TensorBoard scalars, images and hparams (extra tensorboard)",
+    ),
+    ("wandb", "seg_train.loggers.wandb:WandbLogger", "Weights & Biases (extra wandb; key from WANDB_API_KEY)"),
+    ("mlflow", "seg_train.loggers.mlflow:MLflowLogger", "MLflow tracking (extra mlflow)"),
+)
+
+
+@hookimpl
+def seg_add_hookspecs(pluginmanager: Any) -> None:
+    """Add the training events (`seg_train.hookspecs`)."""
+    from seg_train import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def seg_cli_commands(commands: Any) -> None:
+    """``seg train``, ``seg eval``, ``seg demo`` and ``seg config`` (lazy: nothing heavy until one runs)."""
+    for name, help_text in (
+        ("train", "train a model from a TOML config (seg train config.toml [--resume PATH|auto] [--set k=v])"),
+        ("eval", "evaluate a checkpoint on the config's validation split (metrics table, confusion matrix)"),
+        ("demo", "train on the built-in synthetic dataset and print the run folder and final metrics"),
+        ("config", "write a starter config (seg config init) or validate one (seg config check)"),
+    ):
+        commands.add(name, help=help_text, setup=f"seg_train.cli:setup_{name}", run=f"seg_train.cli:run_{name}")
+
+
+@hookimpl
+def seg_register_loggers(registry: Registrar) -> None:
+    """Register the loggers."""
+    for name, target, description in LOGGERS:
+        registry.add(name, target, description=description)
 
 
 @hookimpl
