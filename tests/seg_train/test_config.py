@@ -115,3 +115,8 @@ def test_the_config_reference_page_is_generated_from_the_schema() -> None:
     assert page.read_text() == render(), (
         "regenerate it: python -m seg_train.config.reference > docs/reference/config.md"
     )
+
+
+def test_local_logger_options_are_checked_too() -> None:
+    message = _problems({"logging": {"local": {"snapshot": 2}}})
+    assert "logging.local.snapshot:" in message and "'snapshots'" in message

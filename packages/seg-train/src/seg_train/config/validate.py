@@ -262,7 +262,7 @@ def _logger_problems(config: Config) -> list[str]:
     problems = []
     registry = get_registry("loggers")
     extra = config.logging.options()
-    for name in config.logging.loggers:
+    for name in dict.fromkeys(["local", *config.logging.loggers]):  # local is always on
         try:
             factory = registry.get(name)
         except (UnknownNameError, PluginError) as error:
@@ -276,7 +276,7 @@ def _logger_problems(config: Config) -> list[str]:
         if problem:
             problems.append(problem)
     for key in extra:
-        if key not in config.logging.loggers and key != "local":
+        if key not in config.logging.loggers and key != "local" and key not in config.logging.model_fields:
             near = close_matches(key, registry.names(), limit=2)
             problems.append(
                 f"logging.{key}: options for a logger that is not enabled; add it to logging.loggers"
