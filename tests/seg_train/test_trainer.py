@@ -62,6 +62,14 @@ def _numbers(history: list[dict[str, float]]) -> list[dict[str, float]]:
     return [{k: v for k, v in record.items() if k != "time"} for record in history]
 
 
+def _assert_same(full: list[dict[str, float]], resumed: list[dict[str, float]]) -> None:
+    assert len(resumed) == len(full)
+    for a, b in zip(full, resumed):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9, nan_ok=True), key
+
+
 def test_resume_is_exact(tmp_path: Path) -> None:
     options = {"epochs": 3, "ema_decay": 0.8, "clip_grad_norm": 5.0}
     straight = _trainer(tmp_path / "a", **options)
@@ -76,12 +84,7 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     second = _trainer(tmp_path / "b", **options)
     second.scheduler = torch.optim.lr_scheduler.StepLR(second.optimizer, step_size=2, gamma=0.5)
     second.resume(tmp_path / "b" / "checkpoints" / "latest.pt")
-    resumed = _numbers(second.fit())
-    assert len(resumed) == 3
-    for a, b in zip(full, resumed):
-        assert a.keys() == b.keys()
-        for key in a:
-            assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), key
+    _assert_same(full, _numbers(second.fit()))
 
 
 def test_checkpoint_holds_everything_and_loads_with_weights_only(tmp_path: Path) -> None:
@@ -282,3 +285,34 @@ def test_devices_and_goals_are_checked() -> None:
             select_device("cuda")
     with pytest.raises(ConfigError, match="max:<metric>"):
         _trainer(best="val/miou")
+
+
+def test_more_epochs_on_resume_stretch_the_schedule(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from seg_train.optim.schedulers import WarmupPolyLR
+
+    first = _trainer(tmp_path, epochs=2)
+    first.scheduler = WarmupPolyLR(first.optimizer, total_steps=6)  # 3 steps per epoch
+    first.fit()
+    longer = _trainer(tmp_path, epochs=4)
+    longer.scheduler = WarmupPolyLR(longer.optimizer, total_steps=12)
+    with caplog.at_level(logging.WARNING, logger="seg_train"):
+        longer.resume(tmp_path / "checkpoints" / "latest.pt")
+    assert longer.scheduler.total_steps == 12 and "total_steps changes from 6 to 12" in caplog.text
+    history = longer.fit()
+    assert history[2]["lr"] > 0  # not stuck at the end of the old schedule
+
+
+def test_resume_is_exact_with_worker_seeds_from_the_loader(tmp_path: Path) -> None:
+    """Without per-sample seeds, workers draw from the loader's generator: its state is checkpointed."""
+
+    def build(run: Path, epochs: int) -> Trainer:
+        trainer = _trainer(run, epochs=epochs)
+        data = trainer.train_loader.dataset
+        trainer.train_loader = DataLoader(data, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
+        return trainer
+
+    full = _numbers(build(tmp_path / "a", 3).fit())
+    build(tmp_path / "b", 2).fit()
+    second = build(tmp_path / "b", 3)
+    second.resume(tmp_path / "b" / "checkpoints" / "latest.pt")
+    _assert_same(full, _numbers(second.fit()))

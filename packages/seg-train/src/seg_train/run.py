@@ -267,6 +267,14 @@ def train(config: Config, *, resume: str | None = None) -> Trainer:
         The trainer, after ``fit`` (``trainer.history``, ``trainer.run_dir``).
     """
     dist = setup_distributed()
+    try:
+        return _train(config, resume, dist)
+    finally:
+        if dist.distributed and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _train(config: Config, resume: str | None, dist: DistInfo) -> Trainer:
     checkpoint = find_resume(config, resume)
     run_dir = checkpoint.parent.parent if checkpoint is not None else run_folder(config)
     handler = None
@@ -274,7 +282,10 @@ def train(config: Config, *, resume: str | None = None) -> Trainer:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(run_dir / "config.toml", tomli_w.dumps(_resolved(config)).encode())
         handler = _log_to(run_dir)
-    _ensure_console_logging()
+    if dist.is_main:
+        _ensure_console_logging()
+    else:
+        logging.getLogger("seg_train").setLevel(logging.WARNING)  # one report, from rank 0
     try:
         trainer = build_trainer(config, run_dir=run_dir, dist=dist)
         if checkpoint is not None:

@@ -339,6 +339,11 @@ class Trainer:
         if loader is None:
             raise ConfigError("Trainer.evaluate needs a loader (val_loader= or loader=)")
         model = self.eval_model
+        if self.dist.distributed:
+            # Each rank's BatchNorm statistics drifted on its own batches since DDP last copied rank 0's:
+            # evaluate rank 0's (the checkpointed) model on every rank.
+            for buffer in model.buffers():
+                torch.distributed.broadcast(buffer, 0)
         was_training = model.training
         model.eval()
         if self.metric is not None:
@@ -447,6 +452,7 @@ class Trainer:
             "history": copy.deepcopy(self.history),
             "best": {"value": self.best_value, "epoch": self.best_epoch},
             "early_stopping": {"best": self._stop_best, "bad": self.bad_evaluations},
+            "loader_generator": _generator_state(loader),
             "world_size": self.dist.world_size,
             "batch_size": getattr(loader, "batch_size", None) if loader is not None else None,
             "config": self.config,
@@ -457,7 +463,18 @@ class Trainer:
         _unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
+            lengths = {
+                name: getattr(self.scheduler, name) for name in _SCHEDULE_LENGTHS if hasattr(self.scheduler, name)
+            }
             self.scheduler.load_state_dict(state["scheduler"])
+            for name, value in lengths.items():  # this run's length wins (more epochs on resume)
+                if getattr(self.scheduler, name) != value:
+                    log.warning("the schedule's %s changes from %s to %s on resume (trainer.epochs or the steps "
+                                "per epoch changed)", name, getattr(self.scheduler, name), value)  # fmt: skip
+                    setattr(self.scheduler, name, value)
+        generator = getattr(self.train_loader, "generator", None)
+        if generator is not None and state.get("loader_generator") is not None:
+            generator.set_state(state["loader_generator"])
         self.scaler.load_state_dict(state["scaler"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
@@ -529,6 +546,15 @@ class Trainer:
         log.info("best model (epoch %s, %s %.4f) exported to %s", state["best"]["epoch"], self.best_metric,
                  state["best"]["value"] or float("nan"), directory)  # fmt: skip
         return Path(directory)
+
+
+#: Scheduler attributes that hold the length of the schedule (kept from the current run on resume).
+_SCHEDULE_LENGTHS = ("total_steps", "total_iters", "T_max")
+
+
+def _generator_state(loader: Any) -> torch.Tensor | None:
+    generator = getattr(loader, "generator", None)
+    return None if generator is None else generator.get_state()
 
 
 def _samples(image: torch.Tensor, target: torch.Tensor, output: torch.Tensor, count: int = 4) -> Any:
