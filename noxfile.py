@@ -100,7 +100,10 @@ def integration(session: nox.Session) -> None:
     """
     # With every extra whose tests the collection check (test_ci_selection) must be able to import.
     session.install(
-        *_local(*PACKAGES), f"./packages/seg-train[{EXTRAS['seg-train']}]", *TEST_TOOLS, "segmentation-models-pytorch>=0.5"
+        *_local(*PACKAGES),
+        f"./packages/seg-train[{EXTRAS['seg-train']}]",
+        *TEST_TOOLS,
+        "segmentation-models-pytorch>=0.5",
     )
     _pytest(session, "integration")
 
