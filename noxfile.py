@@ -190,7 +190,8 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (not part of `tests`): speed and memory, side by side with smp where it applies."""
-    session.install(*_local(*PACKAGES), "segmentation-models-pytorch")  # smp, to compare side by side
+    # smp and MONAI, to compare side by side.
+    session.install(*_local(*PACKAGES), "./packages/seg-train[monai]", "segmentation-models-pytorch")
     for script in sorted(f for f in os.listdir("benchmarks") if f.startswith("bench_") and f.endswith(".py")):
         session.run("python", f"benchmarks/{script}", *session.posargs, env=ENV)
 

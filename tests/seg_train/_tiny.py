@@ -35,3 +35,25 @@ class TinySeg(SegmentationModel):
         self.decoder = _Decoder(list(self.encoder.out_channels), 8)
         self.segmentation_head = SegmentationHead(8, classes, upsampling=2)
         self.initialize()
+
+
+class TinyConfigurable(SegmentationModel):
+    """A tiny architecture with the usual encoder arguments, to build from a training config."""
+
+    architecture_name = "tiny_configurable"
+
+    def __init__(
+        self,
+        encoder_name: str = "basic_cnn",
+        encoder_weights: str | None = None,
+        encoder_depth: int = 3,
+        in_channels: int = 3,
+        classes: int = 2,
+    ) -> None:
+        super().__init__()
+        self.encoder = build_encoder(
+            encoder_name, in_channels=in_channels, depth=encoder_depth, weights=encoder_weights
+        )
+        self.decoder = _Decoder(list(self.encoder.out_channels), 8)
+        self.segmentation_head = SegmentationHead(8, classes, upsampling=2)
+        self.initialize()
