@@ -38,6 +38,8 @@ _LAZY: dict[str, str] = {
     "load_config": "seg_train.config.validate",
     "parse_config": "seg_train.config.validate",
     "train": "seg_train.run",
+    "sliding_window_inference": "seg_train.inference.sliding_window",
+    "TestTimeAugmentation": "seg_train.inference.tta",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -57,6 +59,8 @@ if TYPE_CHECKING:
         list_optimizers,
         list_schedulers,
     )
+    from seg_train.inference.sliding_window import sliding_window_inference
+    from seg_train.inference.tta import TestTimeAugmentation
     from seg_train.metrics.segmentation import SegmentationMetrics
     from seg_train.metrics.surface import HausdorffDistance95
     from seg_train.optim.padam import Padam

@@ -145,6 +145,7 @@ def seg_cli_commands(commands: Any) -> None:
     for name, help_text in (
         ("train", "train a model from a TOML config (seg train config.toml [--resume PATH|auto] [--set k=v])"),
         ("eval", "evaluate a checkpoint on the config's validation split (metrics table, confusion matrix)"),
+        ("predict", "predict image files or folders with a trained model (masks, color masks, overlays)"),
         ("demo", "train on the built-in synthetic dataset and print the run folder and final metrics"),
         ("config", "write a starter config (seg config init) or validate one (seg config check)"),
     ):

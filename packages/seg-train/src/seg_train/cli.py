@@ -59,16 +59,19 @@ def setup_eval(parser: argparse.ArgumentParser) -> None:
         "--checkpoint", required=True, help="a training checkpoint, a run folder or a save_pretrained folder"
     )
     parser.add_argument("--plot", metavar="PNG", help="also draw the confusion matrix into this file")
+    _add_inference(parser)
     _add_set(parser)
 
 
 def run_eval(args: argparse.Namespace) -> int:
     """``seg eval CONFIG --checkpoint PATH``: the metrics table and the confusion matrix."""
     from seg_train.config import load_config
+    from seg_train.inference.predict import parse_tta, parse_window
     from seg_train.run import evaluate
 
     config = load_config(args.config, args.overrides)
-    metrics, confusion, metadata = evaluate(config, args.checkpoint)
+    window = parse_window(args.window, args.overlap, args.blend)
+    metrics, confusion, metadata = evaluate(config, args.checkpoint, tta=parse_tta(args.tta, 2), window=window)
     print(_metrics_table(metrics, metadata))
     if confusion is not None:
         print()
@@ -79,6 +82,50 @@ def run_eval(args: argparse.Namespace) -> int:
 
             atomic_write_bytes(args.plot, confusion_png(confusion, list(metadata.labels)))
             print(f"\nconfusion matrix drawn to {args.plot}")
+    return 0
+
+
+def _add_inference(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tta", metavar="SPEC", help="test-time augmentation: flip, scale, rot90, or e.g. 'flip,scale'"
+    )
+    parser.add_argument("--window", metavar="SIZE", help="sliding window: one size (512) or one per axis (96,96,64)")
+    parser.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap in [0, 1) (default 0.5)")
+    parser.add_argument("--blend", choices=("gaussian", "constant"), default="gaussian", help="window blending")
+
+
+def setup_predict(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``seg predict``."""
+    parser.add_argument("inputs", nargs="+", help="image files or folders")
+    parser.add_argument("--checkpoint", required=True, help="a run folder, a save_pretrained folder or a checkpoint")
+    parser.add_argument("--out", required=True, help="the folder for the masks")
+    parser.add_argument("--overlay", action="store_true", help="also write the mask over the image")
+    parser.add_argument("--probabilities", action="store_true", help="also write the class probabilities (.npy)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    _add_inference(parser)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """``seg predict --checkpoint PATH INPUTS... --out DIR``: masks for every image; failures are listed at the end."""
+    from seg_train.inference.files import collect_inputs, load_for_inference, predict_files
+    from seg_train.inference.predict import parse_tta, parse_window
+    from seg_train.trainer import select_device
+
+    bundle = load_for_inference(args.checkpoint, select_device(args.device))
+    window = parse_window(args.window, args.overlap, args.blend)
+    tta = parse_tta(args.tta, 2)
+    files, failures = collect_inputs(args.inputs)
+    failures += predict_files(
+        bundle, files, args.out, tta=tta, window=window, overlay=args.overlay, probabilities=args.probabilities,
+        progress=sys.stderr.isatty(),
+    )  # fmt: skip
+    done = len(files) - sum(1 for path, _ in failures if path in set(files))
+    print(f"{done} of {len(files)} image(s) predicted into {args.out}")
+    if failures:
+        print(f"{len(failures)} failure(s):", file=sys.stderr)
+        for path, reason in failures:
+            print(f"  {path}: {reason}", file=sys.stderr)
+        return 1
     return 0
 
 

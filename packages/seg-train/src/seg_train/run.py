@@ -301,8 +301,13 @@ def _train(config: Config, resume: str | None, dist: DistInfo) -> Trainer:
             handler.close()
 
 
-def evaluate(config: Config, checkpoint: str | Path) -> tuple[dict[str, float], Any, Any]:
+def evaluate(
+    config: Config, checkpoint: str | Path, *, tta: Any = None, window: Any = None
+) -> tuple[dict[str, float], Any, Any]:
     """Evaluate a checkpoint (training checkpoint or ``save_pretrained`` folder) on the validation split.
+
+    ``tta`` (a `seg_train.inference.TestTimeAugmentation`) and ``window`` (sliding-window arguments)
+    change how each image is predicted, as ``seg eval --tta / --window`` ask.
 
     Returns:
         The metrics, the confusion matrix and the dataset's metadata.
@@ -336,7 +341,16 @@ def evaluate(config: Config, checkpoint: str | Path) -> tuple[dict[str, float], 
             captured["confusion"] = confusion_matrix
 
     trainer.hooks.register(_Capture())
-    metrics = trainer.evaluate(split=config.data.val_split)
+    predictor = None
+    if tta is not None or window is not None:
+        from seg_train.inference.predict import predict
+
+        def predictor(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
+            # log-probabilities are logits with the same softmax (and the same loss)
+            merged = predict(model, image, tta=tta, window=window, output="probabilities")
+            return merged.clamp_min(1e-12).log()
+
+    metrics = trainer.evaluate(split=config.data.val_split, predictor=predictor)
     return metrics, captured.get("confusion"), trainer.metadata
 
 

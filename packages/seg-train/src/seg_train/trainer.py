@@ -19,7 +19,7 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -325,9 +325,16 @@ class Trainer:
     # -- evaluation ---------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(
-        self, loader: DataLoader[Any] | None = None, *, epoch: int = 0, split: str = "val"
+        self,
+        loader: DataLoader[Any] | None = None,
+        *,
+        epoch: int = 0,
+        split: str = "val",
+        predictor: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
     ) -> dict[str, float]:
         """Evaluate on ``loader`` (default: the validation loader), on the EMA weights when enabled.
+
+        ``predictor(model, images) -> logits`` replaces the plain forward (sliding windows, TTA).
 
         Under DDP each rank evaluates its share (`EvalShardSampler`: no padding) and the metric's
         states are summed across ranks, so every sample counts once.
@@ -354,7 +361,7 @@ class Trainer:
         for image, target in loader:
             image, target = self._to_device(image), target.to(self.device, non_blocking=True)
             with self._autocast():
-                output = main_output(model(image))
+                output = main_output(model(image)) if predictor is None else predictor(model, image)
                 loss = self.loss(output, target)
             loss_sum += loss.double() * image.shape[0]
             count += image.shape[0]

@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import seg_train.loggers.plots as _plots
 from seg_core import hookimpl
 from seg_core.errors import ConfigError
 from seg_core.io import atomic_write_bytes
-from seg_train.loggers import plots as _plots
 from seg_train.loggers._common import png_bytes, snapshot_grid
 
 __all__ = ["LEADING_COLUMNS", "LocalLogger", "csv_bytes", "jsonl_bytes"]
