@@ -199,3 +199,11 @@ def test_bad_inputs_and_outputs_are_named() -> None:
     shrinking = nn.Conv2d(2, 3, 3)  # no padding: the output is smaller than the window
     with pytest.raises(InputShapeError, match="window's size"):
         sliding_window_inference(torch.randn(1, 2, 20, 20), shrinking, 16)
+
+
+@pytest.mark.parametrize(("padding_mode", "largest"), [("reflect", 28), ("circular", 30)])
+def test_a_window_too_large_for_the_padding_mode_says_which_would_fit(padding_mode, largest) -> None:
+    x = torch.randn(1, 2, 10, 10)
+    with pytest.raises(ConfigError, match=f"larger than the image \\(10\\).*window <= {largest}"):
+        sliding_window_inference(x, _model(2), 40, padding_mode=padding_mode)
+    sliding_window_inference(x, _model(2), largest, padding_mode=padding_mode)  # the largest that fits works

@@ -158,6 +158,16 @@ def sliding_window_inference(
     dtype = dtype or inputs.dtype
     plan = plan_windows(inputs.shape[2:], window_size, overlap)
     weights = importance_map(plan.window_size, mode, sigma_scale, device=window_device, dtype=dtype)
+    if padding_mode in ("reflect", "circular"):
+        for axis, ((before, after), size, window) in enumerate(zip(plan.padding, plan.image_size, plan.window_size)):
+            limit = size - 1 if padding_mode == "reflect" else size
+            if max(before, after) > limit:
+                largest = size + 2 * limit
+                raise ConfigError(
+                    f"window_size {window} on spatial axis {axis} is larger than the image ({size}) by more than "
+                    f"{padding_mode!r} padding can fill (at most {largest}); use a window <= {largest}, or "
+                    "padding_mode='constant' or 'replicate'"
+                )
     padded = inputs
     if any(p for pair in plan.padding for p in pair):
         kwargs = {"value": padding_value} if padding_mode == "constant" else {}
