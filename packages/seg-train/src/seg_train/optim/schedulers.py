@@ -227,24 +227,5 @@ class WarmupCosineLR(_WarmupLR):
         >>> scheduler.step()
     """
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        total_steps: int,
-        *,
-        warmup_steps: int = 0,
-        warmup_start_factor: float = 0.001,
-        min_lr: float | Sequence[float] = 0.0,
-        last_epoch: int = -1,
-    ) -> None:
-        super().__init__(
-            optimizer,
-            total_steps,
-            warmup_steps=warmup_steps,
-            warmup_start_factor=warmup_start_factor,
-            min_lr=min_lr,
-            last_epoch=last_epoch,
-        )
-
     def _decay(self, progress: float) -> float:
         return 0.5 * (1.0 + math.cos(math.pi * progress))
