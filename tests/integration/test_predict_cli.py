@@ -74,6 +74,21 @@ def test_predict_with_windows_and_tta(trained: Path) -> None:
     assert mask.shape == (64, 64)
 
 
+def test_a_window_the_padding_cannot_fill_fails_that_image_only(trained: Path) -> None:
+    small = trained / "small"
+    small.mkdir()
+    Image.fromarray(np.zeros((10, 10, 3), dtype=np.uint8)).save(small / "tiny.png")
+    result = _seg("predict", "small/tiny.png", "images/b.png", "--checkpoint", "runs/run/best_model", "--out", "r",
+                  "--window", "32", "--padding", "reflect", cwd=trained, check=False)  # fmt: skip
+    assert result.returncode == 1 and "1 of 2 image(s) predicted" in result.stdout
+    assert "tiny.png: window_size 32 on spatial axis 0 is larger than the image (10)" in result.stderr
+    assert "use a window <= 28" in result.stderr
+    assert np.asarray(Image.open(trained / "r" / "b_mask.png")).shape == (64, 64)
+    bad = _seg("predict", "images/b.png", "--checkpoint", "runs/run/best_model", "--out", "r", "--window", "32",
+               "--padding", "mirror", cwd=trained, check=False)  # fmt: skip
+    assert bad.returncode == 2 and "padding_mode='mirror'; accepted: 'constant', 'reflect'" in bad.stderr
+
+
 def test_eval_accepts_tta_and_windows(trained: Path) -> None:
     plain = _seg("eval", "config.toml", *TINY, "--checkpoint", "runs/run", cwd=trained)
     tta = _seg(

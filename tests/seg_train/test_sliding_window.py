@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import pytest
 import torch
 from monai.inferers import sliding_window_inference as monai_sliding_window
@@ -9,7 +12,7 @@ from torch import nn
 
 from seg_core.errors import ConfigError, InputShapeError
 from seg_train.inference import importance_map, plan_windows, sliding_window_inference
-from seg_train.inference.windows import window_starts
+from seg_train.inference.windows import CellGrid, window_starts
 
 
 def _model(dims: int, classes: int = 5) -> nn.Module:
@@ -120,6 +123,53 @@ def test_probabilities_and_sigmoid_labels() -> None:
     )
     sig = sliding_window_inference(x, model, 16, overlap=0.5, output="labels", activation="sigmoid")
     assert sig.shape == logits.shape and torch.equal(sig.bool(), logits > 0)
+
+
+def test_labels_above_256_classes_are_int64_and_sigmoid_labels_crop_the_padding() -> None:
+    x = torch.randn(2, 2, 13, 22)
+    model = _model(2, classes=300)
+    logits = sliding_window_inference(x, model, (16, 8), overlap=0.5)
+    labels = sliding_window_inference(x, model, (16, 8), overlap=0.5, output="labels", batch_size=3)
+    assert labels.dtype == torch.int64 and torch.equal(labels, logits.argmax(1))
+    sig = sliding_window_inference(x, model, (16, 8), overlap=0.5, output="labels", activation="sigmoid")
+    assert sig.shape == logits.shape and torch.equal(sig.bool(), logits > 0)
+
+
+def _coverage(plan) -> torch.Tensor:
+    count = torch.zeros(plan.padded_size, dtype=torch.int64)
+    for w in plan.windows():
+        count[w] += 1
+    return count
+
+
+@pytest.mark.parametrize(
+    ("size", "window", "overlap"),
+    [((192, 192, 192), 96, 0.5), ((110, 64), 64, 0.5), ((37, 50, 29), (16, 20, 8), (0.25, 0.6, 0.5)), ((7,), 3, 0.5)],
+)
+def test_cell_grid_counts_and_the_streamed_peak(size, window, overlap) -> None:
+    """Every cell's window count equals the per-position coverage, and the peak of live cells, found
+    by replaying the windows position by position, is what `CellGrid.peak_live` says and at most
+    one window-deep slab."""
+    plan = plan_windows(size, window, overlap)
+    grid = CellGrid.of(plan)
+    coverage = _coverage(plan)
+    for cell in itertools.product(*(range(len(axis) - 1) for axis in grid.edges)):
+        region = coverage[grid.bounds(cell)]
+        assert region.numel() > 0 and bool((region == grid.windows_covering(cell)).all())
+    seen = torch.zeros(plan.padded_size, dtype=torch.int64)
+    peak = 0
+    for w in plan.windows():
+        seen[w] += 1
+        live_after_alloc = int(((seen > 0) & ((seen < coverage) | _covers(w, plan.padded_size))).sum())
+        peak = max(peak, live_after_alloc)
+    slab = plan.window_size[0] * math.prod(plan.padded_size[1:])
+    assert grid.peak_live(plan.windows()) == peak <= slab
+
+
+def _covers(window, size) -> torch.Tensor:
+    mask = torch.zeros(size, dtype=torch.bool)
+    mask[window] = True
+    return mask
 
 
 class _WithAux(nn.Module):

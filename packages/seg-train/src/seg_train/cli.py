@@ -70,7 +70,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from seg_train.run import evaluate
 
     config = load_config(args.config, args.overrides)
-    window = parse_window(args.window, args.overlap, args.blend)
+    window = parse_window(args.window, args.overlap, args.blend, args.padding)
     metrics, confusion, metadata = evaluate(config, args.checkpoint, tta=parse_tta(args.tta, 2), window=window)
     print(_metrics_table(metrics, metadata))
     if confusion is not None:
@@ -92,6 +92,10 @@ def _add_inference(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", metavar="SIZE", help="sliding window: one size (512) or one per axis (96,96,64)")
     parser.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap in [0, 1) (default 0.5)")
     parser.add_argument("--blend", choices=("gaussian", "constant"), default="gaussian", help="window blending")
+    parser.add_argument(
+        "--padding", default="constant", metavar="MODE",
+        help="how an image smaller than the window is padded: constant (zeros, the default), reflect, replicate, circular",
+    )  # fmt: skip
 
 
 def setup_predict(parser: argparse.ArgumentParser) -> None:
@@ -112,7 +116,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from seg_train.trainer import select_device
 
     bundle = load_for_inference(args.checkpoint, select_device(args.device))
-    window = parse_window(args.window, args.overlap, args.blend)
+    window = parse_window(args.window, args.overlap, args.blend, args.padding)
     tta = parse_tta(args.tta, 2)
     files, failures = collect_inputs(args.inputs)
     failures += predict_files(

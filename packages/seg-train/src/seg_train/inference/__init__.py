@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "select_output": "seg_train.inference.sliding_window",
     "plan_windows": "seg_train.inference.windows",
     "importance_map": "seg_train.inference.windows",
+    "CellGrid": "seg_train.inference.windows",
     "TestTimeAugmentation": "seg_train.inference.tta",
     "TTAView": "seg_train.inference.tta",
     "PIXSEG_SCALES": "seg_train.inference.tta",
@@ -36,4 +37,4 @@ if TYPE_CHECKING:
     from seg_train.inference.predict import parse_tta, parse_window, predict
     from seg_train.inference.sliding_window import select_output, sliding_window_inference
     from seg_train.inference.tta import PIXSEG_SCALES, TestTimeAugmentation, TTAView
-    from seg_train.inference.windows import importance_map, plan_windows
+    from seg_train.inference.windows import CellGrid, importance_map, plan_windows

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from seg_core.errors import ConfigError
-from seg_train.inference.sliding_window import OUTPUTS, select_output, sliding_window_inference
+from seg_train.inference.sliding_window import OUTPUTS, PADDING_MODES, select_output, sliding_window_inference
 from seg_train.inference.tta import (
     MERGES,
     PIXSEG_SCALES,
@@ -104,7 +104,9 @@ def predict(
             module.training = training
 
 
-def parse_window(spec: str | None, overlap: float = 0.25, mode: str = "constant") -> dict[str, Any] | None:
+def parse_window(
+    spec: str | None, overlap: float = 0.25, mode: str = "constant", padding_mode: str = "constant"
+) -> dict[str, Any] | None:
     """Sliding-window arguments for `predict` from a command-line window size.
 
     Args:
@@ -112,9 +114,12 @@ def parse_window(spec: str | None, overlap: float = 0.25, mode: str = "constant"
             ``"96x96x64"``); None, ``""`` or ``"none"``: no sliding window.
         overlap: The windows' overlap, in [0, 1).
         mode: ``"constant"`` or ``"gaussian"`` blending.
+        padding_mode: How an image smaller than the window is padded: ``"constant"`` (zeros),
+            ``"reflect"``, ``"replicate"`` or ``"circular"``.
 
     Returns:
-        ``{"window_size": ..., "overlap": overlap, "mode": mode}``, or None.
+        ``{"window_size": ..., "overlap": overlap, "mode": mode}`` (and ``"padding_mode"`` unless
+        ``"constant"``), or None.
 
     Raises:
         ConfigError: A size that is not a positive int, or a bad overlap or mode.
@@ -137,7 +142,12 @@ def parse_window(spec: str | None, overlap: float = 0.25, mode: str = "constant"
         raise ConfigError(f"overlap={overlap!r} must be in [0, 1)")
     if mode not in ("constant", "gaussian"):
         raise ConfigError(f"mode={mode!r}; accepted: 'constant', 'gaussian'")
-    return {"window_size": sizes[0] if len(sizes) == 1 else tuple(sizes), "overlap": float(overlap), "mode": mode}
+    if padding_mode not in PADDING_MODES:
+        raise ConfigError(f"padding_mode={padding_mode!r}; accepted: {', '.join(map(repr, PADDING_MODES))}")
+    window = {"window_size": sizes[0] if len(sizes) == 1 else tuple(sizes), "overlap": float(overlap), "mode": mode}
+    if padding_mode != "constant":
+        window["padding_mode"] = padding_mode
+    return window
 
 
 _TTA_FORMS = (

@@ -17,7 +17,7 @@ import torch
 
 from seg_core.errors import ConfigError
 
-__all__ = ["WindowPlan", "importance_map", "plan_windows", "window_starts"]
+__all__ = ["CellGrid", "WindowPlan", "importance_map", "plan_windows", "window_starts"]
 
 
 def _per_axis(value: Any, n: int, name: str) -> tuple[Any, ...]:
@@ -78,6 +78,80 @@ class WindowPlan:
     def crop(self) -> tuple[slice, ...]:
         """The spatial slices that remove the padding from a padded-size output."""
         return tuple(slice(before, before + size) for (before, _), size in zip(self.padding, self.image_size))
+
+
+@dataclass(frozen=True)
+class CellGrid:
+    """The cells cut by every window start and end: what ``output="labels"`` accumulates and frees.
+
+    Along each axis the window starts and ends are the cell edges, so every window covers whole
+    cells, and a cell is final (its labels can be computed and its memory freed) once every window
+    that covers it has run.
+
+    Attributes:
+        edges: Per axis, the sorted window starts and ends (from 0 to the padded size).
+        cover: Per axis, for each cell, how many window starts cover it.
+
+    Example:
+        >>> grid = CellGrid.of(plan_windows((192,), 96, 0.5))
+        >>> grid.edges, grid.cover
+        (((0, 48, 96, 144, 192),), ((1, 2, 2, 1),))
+    """
+
+    edges: tuple[tuple[int, ...], ...]
+    cover: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def of(cls, plan: WindowPlan) -> CellGrid:
+        """The grid of ``plan``'s windows."""
+        edges = tuple(
+            tuple(sorted({e for s in starts for e in (s, s + size)}))
+            for starts, size in zip(plan.starts, plan.window_size)
+        )
+        cover = tuple(
+            tuple(sum(s <= lo and hi <= s + size for s in starts) for lo, hi in itertools.pairwise(axis))
+            for axis, starts, size in zip(edges, plan.starts, plan.window_size)
+        )
+        return cls(edges, cover)
+
+    def cells(self, window: Sequence[slice]) -> list[tuple[int, ...]]:
+        """The cells a window covers (C order)."""
+        ranges = [range(axis.index(w.start), axis.index(w.stop)) for axis, w in zip(self.edges, window)]
+        return list(itertools.product(*ranges))
+
+    def bounds(self, cell: Sequence[int]) -> tuple[slice, ...]:
+        """A cell's spatial slices in the padded image."""
+        return tuple(slice(axis[c], axis[c + 1]) for axis, c in zip(self.edges, cell))
+
+    def windows_covering(self, cell: Sequence[int]) -> int:
+        """How many windows cover a cell."""
+        return math.prod(axis[c] for axis, c in zip(self.cover, cell))
+
+    def peak_live(self, windows: Sequence[Sequence[slice]]) -> int:
+        """The most positions held at once when ``windows`` run in order and each cell is freed after
+        its last window (the streamed accumulator's peak, in positions; times ``K·s`` for bytes).
+
+        Example:
+            >>> plan = plan_windows((192, 192, 192), 96, 0.5)
+            >>> CellGrid.of(plan).peak_live(plan.windows()) / (96 * 192 * 192)  # of one window-deep slab
+            0.6875
+        """
+        remaining: dict[tuple[int, ...], int] = {}
+        live: dict[tuple[int, ...], int] = {}
+        held = peak = 0
+        for window in windows:
+            cells = self.cells(window)
+            for cell in cells:
+                if cell not in live:
+                    live[cell] = math.prod(s.stop - s.start for s in self.bounds(cell))
+                    remaining[cell] = self.windows_covering(cell)
+                    held += live[cell]
+            peak = max(peak, held)
+            for cell in cells:
+                remaining[cell] -= 1
+                if remaining[cell] == 0:
+                    held -= live.pop(cell)
+        return peak
 
 
 def plan_windows(
