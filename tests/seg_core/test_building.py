@@ -70,6 +70,20 @@ def test_third_party_architecture_through_public_api(registered: Any, tmp_path: 
         ThirdPartySeg(encoder_depth=1)
 
 
+def test_encoder_strides_reach_the_encoder_and_the_saved_config(registered: Any, tmp_path: Any) -> None:
+    strides = [(1, 2, 2), (2, 2, 2), (2, 2, 1)]
+    model = seg_core.create_model(
+        "tps", in_channels=1, classes=2, encoder_strides=strides, encoder_params={"spatial_dims": 3}
+    )
+    assert model.encoder.axis_reductions == [(1, 1, 1), (1, 2, 2), (2, 4, 4), (4, 8, 4)]
+    assert model.config["encoder_strides"] == strides
+    model.save_pretrained(tmp_path / "m")
+    again = seg_core.from_pretrained(tmp_path / "m")
+    assert again.encoder.axis_reductions == model.encoder.axis_reductions
+    with pytest.raises(ConfigError, match="encoder_params must not repeat"):
+        seg_core.create_model("tps", encoder_strides=strides, encoder_params={"strides": strides, "spatial_dims": 3})
+
+
 def test_compatible_listing_reads_declared_requirements(registered: Any) -> None:
     listed = seg_core.list_encoders(compatible_with="third_party_seg")
     assert "basic_cnn" in listed

@@ -62,6 +62,10 @@ class EncoderArgs(TypedDict, total=False):
         encoder_output_stride: Dilate the encoder to 8 or 16 (None: no dilation).
         encoder_indices: Which backbone maps to use (adapter encoders): ``"auto"`` or indices.
         encoder_channels: Project the encoder maps to these widths (adapter encoders).
+        encoder_strides: One stride per encoder level, an int or one per spatial axis (e.g.
+            ``((1, 2, 2), (2, 2, 2), (1, 2, 2), (2, 2, 2), (2, 2, 2))`` for thick-slice volumes);
+            None: the encoder's own (2 on every axis). Encoders that accept ``strides``: seg-core's
+            ``basic_cnn`` and every seg-3d encoder.
         encoder_params: The encoder's own keyword arguments (e.g. ``{"spatial_dims": 3}``);
             they must not repeat the options above.
     """
@@ -72,6 +76,7 @@ class EncoderArgs(TypedDict, total=False):
     encoder_output_stride: int | None
     encoder_indices: str | Sequence[int] | None
     encoder_channels: Sequence[int] | None
+    encoder_strides: Sequence[int | Sequence[int]] | None
     encoder_params: dict[str, Any] | None
 
 
@@ -88,6 +93,11 @@ class HeadArgs(TypedDict, total=False):
             from the input size warns (``UserWarning``; code ported from TorchSeg sets
             ``head_upsampling=2`` for stride-4 encoders, which seg does not need).
         input_padding: Pad inputs to a valid size and crop the output back (default False).
+        deep_supervision: Add a 1x1 segmentation head on every decoder stage but the last
+            (architectures whose decoder has stage outputs, e.g. Unet); in training mode, or with
+            ``model.return_aux = True``, ``forward`` then returns ``{"out": masks,
+            "deep_supervision": [finest, ..., coarsest]}`` (lower-resolution logits, as nnU-Net),
+            which seg-train's ``deep_supervision`` loss takes. Default False.
     """
 
     classes: int
@@ -95,6 +105,7 @@ class HeadArgs(TypedDict, total=False):
     aux_params: dict[str, Any] | None
     head_upsampling: int | Sequence[int] | None
     input_padding: bool
+    deep_supervision: bool
 
 
 class ModelArgs(EncoderArgs, HeadArgs, total=False):
@@ -109,12 +120,14 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "encoder_output_stride": None,
     "encoder_indices": None,
     "encoder_channels": None,
+    "encoder_strides": None,
     "encoder_params": None,
     "classes": 1,
     "activation": None,
     "aux_params": None,
     "head_upsampling": None,
     "input_padding": False,
+    "deep_supervision": False,
 }
 
 
@@ -206,8 +219,9 @@ def resolve_model_args(
     args = {**MODEL_DEFAULTS, **(defaults or {}), **kwargs}
     for name in ("in_channels", "encoder_depth", "classes"):
         check_positive(name, args[name])
-    if not isinstance(args["input_padding"], bool):
-        raise ConfigError(f"input_padding must be True or False, got {args['input_padding']!r}")
+    for flag in ("input_padding", "deep_supervision"):
+        if not isinstance(args[flag], bool):
+            raise ConfigError(f"{flag} must be True or False, got {args[flag]!r}")
     if args["encoder_params"] is not None and not isinstance(args["encoder_params"], dict):
         raise ConfigError(f"encoder_params must be a dict, got {type(args['encoder_params']).__name__}")
     if args["aux_params"] is not None and not isinstance(args["aux_params"], dict):
@@ -224,6 +238,7 @@ def build_encoder(
     output_stride: int | None = None,
     indices: str | Sequence[int] | None = None,
     channels: Sequence[int] | None = None,
+    strides: Sequence[int | Sequence[int]] | None = None,
     params: dict[str, Any] | None = None,
 ) -> EncoderMixin:
     """Build the encoder of an architecture from its ``encoder_*`` arguments.
@@ -232,7 +247,7 @@ def build_encoder(
     mapping from model arguments to the encoder factory protocol is the same
     everywhere: ``encoder_depth`` -> ``depth``, ``encoder_weights`` -> ``weights``,
     ``encoder_output_stride`` -> ``output_stride``, ``encoder_indices`` -> ``indices``,
-    ``encoder_channels`` -> ``channels``, ``encoder_params`` -> the encoder's own
+    ``encoder_channels`` -> ``channels``, ``encoder_strides`` -> ``strides``, ``encoder_params`` -> the encoder's own
     keyword arguments. Options left at None are not passed, so simple encoders need
     not accept them.
 
@@ -256,7 +271,9 @@ def build_encoder(
     if params is not None and not isinstance(params, dict):
         raise ConfigError(f"encoder_params must be a dict, got {type(params).__name__}")
     kwargs: dict[str, Any] = {"in_channels": in_channels, "depth": depth, "weights": weights}
-    for key, value in (("output_stride", output_stride), ("indices", indices), ("channels", channels)):
+    for key, value in (
+        ("output_stride", output_stride), ("indices", indices), ("channels", channels), ("strides", strides)
+    ):  # fmt: skip
         if value is not None:
             kwargs[key] = value
     clash = set(kwargs) & set(params or {})

@@ -183,6 +183,9 @@ class SegmentationModel(nn.Module):
         super().__init__()
         self.classification_head = None
         self.input_padding = False
+        #: Return the extra outputs (deep supervision) in eval mode too (they always come in training mode).
+        self.return_aux = False
+        self.deep_supervision_heads: nn.ModuleList | None = None
         self._encoder_frozen = False
         self._pad_value = 0.0
 
@@ -234,6 +237,7 @@ class SegmentationModel(nn.Module):
             output_stride=args["encoder_output_stride"],
             indices=args["encoder_indices"],
             channels=args["encoder_channels"],
+            strides=args["encoder_strides"],
             params=args["encoder_params"],
         )
         if spec is not None:
@@ -302,12 +306,28 @@ class SegmentationModel(nn.Module):
             upsampling=factor,
             spatial_dims=dims,
         )
+        if args["deep_supervision"]:
+            self._build_deep_supervision_heads(args["classes"], dims)
         aux = args["aux_params"]
         self.classification_head = (
             None
             if aux is None
             else ClassificationHead.from_aux_params(encoder.out_channels[-1], aux, spatial_dims=dims)
         )
+
+    def _build_deep_supervision_heads(self, classes: int, dims: int) -> None:
+        """A 1x1 convolution to ``classes`` on each decoder stage output but the last."""
+        from seg_core.errors import ConfigError
+
+        decoder = getattr(self, "decoder", None)
+        channels = getattr(decoder, "deep_supervision_channels", None)
+        if channels is None or not callable(getattr(decoder, "forward_stages", None)):
+            raise ConfigError(
+                f"{type(self).__name__} has no decoder stage outputs for deep_supervision=True; use an architecture "
+                "whose decoder has them (e.g. unet), or deep_supervision=False"
+            )
+        conv = nn.Conv3d if dims == 3 else nn.Conv2d if dims == 2 else nn.Conv1d
+        self.deep_supervision_heads = nn.ModuleList(conv(int(c), classes, 1) for c in channels)
 
     def initialize(self) -> None:
         """Initialise decoder and heads (the same scheme for every architecture)."""
@@ -468,7 +488,10 @@ class SegmentationModel(nn.Module):
         """Run encoder, decoder and heads.
 
         Returns:
-            Masks ``(N, classes, *spatial)``, or ``(masks, labels)`` with an aux head.
+            Masks ``(N, classes, *spatial)``, or ``(masks, labels)`` with an aux head. With
+            ``deep_supervision=True``, in training mode or with ``return_aux``: a dict ``{"out":
+            masks, "deep_supervision": [logits per decoder stage, finest first]}`` (and ``"labels"``
+            with an aux head).
         """
         crop: tuple[int, ...] | None = None
         if not is_tracing():
@@ -476,13 +499,25 @@ class SegmentationModel(nn.Module):
         if self.input_padding:
             x, crop = self._pad(x)
         features = self.encoder(x)
-        decoder_output = self.decoder(features)
+        extras: list[torch.Tensor] | None = None
+        if self.deep_supervision_heads is not None and (self.training or self.return_aux):
+            forward_stages: Any = self.decoder.forward_stages  # checked when the heads were built
+            stages = forward_stages(features)
+            decoder_output = stages[-1]
+            extras = [head(s) for head, s in zip(self.deep_supervision_heads, stages[:-1])][::-1]
+        else:
+            decoder_output = self.decoder(features)
         masks = self.segmentation_head(decoder_output)
         if crop is not None and tuple(masks.shape[2:]) != crop:
             index = (Ellipsis, *[slice(0, s) for s in crop])
             masks = masks[index]
-        if self.classification_head is not None:
-            labels = self.classification_head(features[-1])
+        labels = self.classification_head(features[-1]) if self.classification_head is not None else None
+        if extras is not None:
+            out = {"out": masks, "deep_supervision": extras}
+            if labels is not None:
+                out["labels"] = labels
+            return out
+        if labels is not None:
             return masks, labels
         return masks
 

@@ -64,8 +64,15 @@ def decode_u_shaped(center: Any, blocks: Iterable[Any], features: Sequence[Any])
     Block ``i`` gets the previous output, the target size of its level and the skip of
     that level (None for the last block), as laid out by `skip_plan`.
     """
+    return decode_u_shaped_stages(center, blocks, features)[-1]
+
+
+def decode_u_shaped_stages(center: Any, blocks: Iterable[Any], features: Sequence[Any]) -> list[Any]:
+    """`decode_u_shaped`, returning every block's output (deepest first; the last is the decoder output)."""
     head, skips, sizes = skip_plan(features)
     x = center(head)
+    outputs = []
     for i, block in enumerate(blocks):
         x = block(x, sizes[i], skips[i] if i < len(skips) else None)
-    return x
+        outputs.append(x)
+    return outputs

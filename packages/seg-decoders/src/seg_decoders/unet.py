@@ -12,7 +12,7 @@ from seg_core.building import DEFAULT_ENCODER
 from seg_core.model import SegmentationModel
 from seg_core.spec import ArchitectureSpec, architecture
 from seg_decoders._blocks import Attention, ConvNormAct, check_attention, resize, resolve_mode
-from seg_decoders._unet_blocks import block_channels, decode_u_shaped, resolve_decoder_channels
+from seg_decoders._unet_blocks import block_channels, decode_u_shaped, decode_u_shaped_stages, resolve_decoder_channels
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -112,8 +112,15 @@ class UnetDecoder(nn.Module):
             for i, (cin, skip, cout) in enumerate(zip(in_channels, skip_channels, decoder_channels))
         )
 
+        #: The widths of the stage outputs that deep supervision puts a head on (all blocks but the last).
+        self.deep_supervision_channels = list(decoder_channels[:-1])
+
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         return decode_u_shaped(self.center, self.blocks, features)
+
+    def forward_stages(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Every block's output, deepest first (the last is what `forward` returns)."""
+        return decode_u_shaped_stages(self.center, self.blocks, features)
 
 
 @architecture(
