@@ -32,10 +32,10 @@ DEPENDS = {
     "seg-decoders": ["seg-core"],
     "seg-data": ["seg-core"],
     "seg-train": ["seg-core", "seg-data"],
-    "seg-3d": ["seg-core"],
+    "seg-3d": ["seg-core", "seg-decoders"],  # the tests build every seg-decoders architecture in 3D
 }
 # The extras each package session installs (reference libraries its tests compare against).
-EXTRAS = {"seg-train": "test,monai,tensorboard,wandb,mlflow"}
+EXTRAS = {"seg-train": "test,monai,tensorboard,wandb,mlflow", "seg-3d": "test,pretrained,nifti"}
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6"]
 FIXTURE_PLUGINS = [
     "tests/fixtures/plugins/seg-plugin-good",
@@ -54,6 +54,7 @@ TEST_SELECTIONS = {
     "tests-seg-data": {"paths": ["tests/seg_data"], "ignore": []},
     "tests-seg-train": {"paths": ["tests/seg_train"], "ignore": []},
     "tests-seg-3d": {"paths": ["tests/seg_3d"], "ignore": []},
+    "tests-seg-3d-timm3d": {"paths": ["tests/seg_3d_timm3d"], "ignore": []},
     "integration": {
         "paths": ["tests/integration"],
         "ignore": ["tests/integration/plugins", "tests/integration/slim", "tests/integration/deploy"],
@@ -89,6 +90,13 @@ def _make_package_session(dist: str) -> None:
 
 for _dist in PACKAGES:
     _make_package_session(_dist)
+
+
+@nox.session(name="tests-seg-3d-timm3d")
+def tests_seg_3d_timm3d(session: nox.Session) -> None:
+    """seg-3d with its optional extra timm3d: timm_3d's models as ``t3d-*`` encoders."""
+    session.install(*_local("seg-core", "seg-decoders"), "./packages/seg-3d[test,timm3d]", *TEST_TOOLS)
+    _pytest(session, "tests-seg-3d-timm3d")
 
 
 @nox.session
@@ -190,8 +198,13 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks (not part of `tests`): speed and memory, side by side with smp where it applies."""
-    # smp and MONAI, to compare side by side.
+    # smp, smp-3d and MONAI, to compare side by side. smp-3d pins timm 0.9.7, which seg-encoders-timm's
+    # timm floor excludes; it works with current timm, so it comes without its own dependencies.
     session.install(*_local(*PACKAGES), "./packages/seg-train[monai]", "segmentation-models-pytorch")
+    session.install(
+        "--no-deps", "segmentation-models-pytorch-3d", "timm-3d", "efficientnet-pytorch", "pretrainedmodels", "munch",
+        "six",
+    )  # fmt: skip
     for script in sorted(f for f in os.listdir("benchmarks") if f.startswith("bench_") and f.endswith(".py")):
         session.run("python", f"benchmarks/{script}", *session.posargs, env=ENV)
 
@@ -210,6 +223,7 @@ def tests(session: nox.Session) -> None:
         "lint",
         "typecheck",
         *[f"tests-{d}" for d in PACKAGES],
+        "tests-seg-3d-timm3d",
         "integration",
         "plugins",
         "slim",

@@ -137,3 +137,25 @@ def test_the_config_reference_page_is_generated_from_the_schema() -> None:
 def test_local_logger_options_are_checked_too() -> None:
     message = _problems({"logging": {"local": {"snapshot": 2}}})
     assert "logging.local.snapshot:" in message and "'snapshots'" in message
+
+
+def test_the_datasets_ignore_index_reaches_every_term_of_a_composed_loss() -> None:
+    from seg_data import DatasetMetadata
+    from seg_train.run import build_loss
+
+    metadata = DatasetMetadata("probe", 3, ignore_index=7)
+    config = parse_config(
+        {
+            "model": TINY,
+            "criterion": {"name": "combined", "terms": [{"name": "cross_entropy"}, {"name": "dice", "weight": 0.5}]},
+        }
+    )
+    loss = build_loss(config, metadata)
+    assert loss.weights == [1.0, 0.5]
+    assert [(term.ignore_index, term.mode) for term in loss.losses] == [(7, "multiclass"), (7, "multiclass")]
+    deep = parse_config({"model": TINY, "criterion": {"name": "deep_supervision", "loss": "dice", "weights": 0.5}})
+    assert build_loss(deep, metadata).loss.ignore_index == 7
+    explicit = parse_config(
+        {"model": TINY, "criterion": {"name": "combined", "terms": [{"name": "cross_entropy", "ignore_index": 9}]}}
+    )
+    assert build_loss(explicit, metadata).losses[0].ignore_index == 9

@@ -95,7 +95,10 @@ def seg_register_datasets(registry: Registrar) -> None:
 
     Info keys used by seg-data: ``description``, and ``metadata="module:attr"``, a lazy
     builder of the dataset's ``DatasetMetadata`` (class names, ignore index, palette),
-    which ``seg_data.resolve_metadata(name)`` finds through this entry.
+    which ``seg_data.resolve_metadata(name)`` finds through this entry. Optional
+    ``transforms="module:attr"``: a builder ``(augment, transform, *, train) -> callable`` that
+    seg-train uses for the config's ``[data.augment]`` / ``[data.transform]`` instead of seg-data's
+    2D transforms (seg-3d's volume datasets declare one).
     """
 
 

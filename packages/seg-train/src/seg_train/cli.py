@@ -66,12 +66,12 @@ def setup_eval(parser: argparse.ArgumentParser) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     """``seg eval CONFIG --checkpoint PATH``: the metrics table and the confusion matrix."""
     from seg_train.config import load_config
-    from seg_train.inference.predict import parse_tta, parse_window
+    from seg_train.inference.predict import parse_window
     from seg_train.run import evaluate
 
     config = load_config(args.config, args.overrides)
     window = parse_window(args.window, args.overlap, args.blend, args.padding)
-    metrics, confusion, metadata = evaluate(config, args.checkpoint, tta=parse_tta(args.tta, 2), window=window)
+    metrics, confusion, metadata = evaluate(config, args.checkpoint, tta=args.tta, window=window)
     print(_metrics_table(metrics, metadata))
     if confusion is not None:
         print()
@@ -100,7 +100,7 @@ def _add_inference(parser: argparse.ArgumentParser) -> None:
 
 def setup_predict(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``seg predict``."""
-    parser.add_argument("inputs", nargs="+", help="image files or folders")
+    parser.add_argument("inputs", nargs="+", help="image files or folders (and volumes, with seg-3d installed)")
     parser.add_argument("--checkpoint", required=True, help="a run folder, a save_pretrained folder or a checkpoint")
     parser.add_argument("--out", required=True, help="the folder for the masks")
     parser.add_argument("--overlay", action="store_true", help="also write the mask over the image")
@@ -117,7 +117,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
     bundle = load_for_inference(args.checkpoint, select_device(args.device))
     window = parse_window(args.window, args.overlap, args.blend, args.padding)
-    tta = parse_tta(args.tta, 2)
+    tta = parse_tta(args.tta, bundle.spatial_dims)
     files, failures = collect_inputs(args.inputs)
     failures += predict_files(
         bundle, files, args.out, tta=tta, window=window, overlay=args.overlay, probabilities=args.probabilities,

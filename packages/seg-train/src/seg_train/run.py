@@ -40,6 +40,7 @@ __all__ = [
     "build_model",
     "build_scheduler",
     "build_trainer",
+    "build_transforms",
     "evaluate",
     "find_resume",
     "train",
@@ -48,18 +49,57 @@ __all__ = [
 log = logging.getLogger("seg_train")
 
 
+def build_transforms(config: Config) -> tuple[Any, Any]:
+    """The training and validation transforms, from ``[data.augment]`` and ``[data.transform]``.
+
+    seg-data's 2D `SegmentationAugment` and `SegmentationTransform`, unless the dataset's registry
+    entry declares its own builder (``transforms="module:attr"`` info, e.g. seg-3d's volume datasets):
+    ``builder(augment, transform, train=...)`` then makes both from the same two tables.
+    """
+    import seg_data
+    from seg_core import get_registry
+
+    data = config.data
+    declared = get_registry("datasets").info(data.dataset).get("transforms")
+    if declared is not None:
+        builder = _import_target(declared, f"dataset {data.dataset!r}: registry info transforms")
+        return (
+            builder(dict(data.augment), dict(data.transform), train=True),
+            builder(dict(data.augment), dict(data.transform), train=False),
+        )
+    augment = [seg_data.SegmentationAugment(**data.augment)] if data.augment else []
+    transform = seg_data.SegmentationTransform(**data.transform)
+    return seg_data.Compose([*augment, transform]), transform
+
+
+def _import_target(target: Any, what: str) -> Any:
+    """A ``"module:attr"`` string's object (or ``target`` itself when it is already callable)."""
+    if callable(target):
+        return target
+    import importlib
+
+    from seg_core.errors import PluginError
+
+    module_name, sep, attr = str(target).partition(":")
+    try:
+        if not sep:
+            raise ImportError("not a 'module:attr' string")
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"{what}={target!r} cannot be imported: {type(exc).__name__}: {exc}") from exc
+
+
 def build_datasets(config: Config) -> tuple[Any, Any, Any]:
     """The training and validation datasets and the metadata, from ``[data]``."""
     import seg_data
 
     data = config.data
-    augment = [seg_data.SegmentationAugment(**data.augment)] if data.augment else []
-    transform = seg_data.SegmentationTransform(**data.transform)
+    train_transforms, val_transforms = build_transforms(config)
     common: dict[str, Any] = {"root": data.root} if data.root is not None else {}
     train_set = seg_data.create_dataset(
         data.dataset,
         split=data.train_split,
-        transforms=seg_data.Compose([*augment, transform]),
+        transforms=train_transforms,
         seed=data.seed,
         **common,
         **data.options,
@@ -67,7 +107,11 @@ def build_datasets(config: Config) -> tuple[Any, Any, Any]:
     val_set = None
     if data.val_split is not None:
         val_set = seg_data.create_dataset(
-            data.dataset, split=data.val_split, transforms=transform, **common, **{**data.options, **data.val_options}
+            data.dataset,
+            split=data.val_split,
+            transforms=val_transforms,
+            **common,
+            **{**data.options, **data.val_options},
         )
     return train_set, val_set, train_set.metadata
 
@@ -132,16 +176,39 @@ def build_model(config: Config, metadata: Any) -> nn.Module:
 
 
 def build_loss(config: Config, metadata: Any) -> nn.Module:
-    """``[criterion]``; ``ignore_index`` and ``mode`` (multiclass) default to the dataset's."""
-    from seg_core import get_registry
+    """``[criterion]``; ``ignore_index`` and ``mode`` (multiclass) default to the dataset's, also in the
+    terms of a ``combined`` loss and in the loss of a ``deep_supervision`` one."""
+    options = _loss_defaults(config.criterion.name, config.criterion.options(), metadata)
+    return create_loss(config.criterion.name, **options)
 
-    options = config.criterion.options()
-    accepted = accepted_arguments(get_registry("losses").get(config.criterion.name)) or []
+
+def _loss_defaults(name: str, options: dict[str, Any], metadata: Any) -> dict[str, Any]:
+    """``options`` with the dataset's ``ignore_index`` and ``mode="multiclass"`` where the loss takes them."""
+    from seg_core import get_registry
+    from seg_train.losses.compose import combined, deep_supervision
+
+    factory = get_registry("losses").get(name)
+    accepted = accepted_arguments(factory) or []
     if "ignore_index" in accepted:
         options.setdefault("ignore_index", metadata.ignore_index)
     if "mode" in accepted:
         options.setdefault("mode", "multiclass")
-    return create_loss(config.criterion.name, **options)
+    if factory is combined and isinstance(options.get("terms"), list):
+        options["terms"] = [_term_defaults(term, metadata) for term in options["terms"]]
+    if factory is deep_supervision and "loss" in options:
+        options["loss"] = _term_defaults(options["loss"], metadata)
+    return options
+
+
+def _term_defaults(term: Any, metadata: Any) -> Any:
+    """A loss named in a composed loss (a name or a table) with the dataset's defaults filled in."""
+    if isinstance(term, str):
+        term = {"name": term}
+    if not isinstance(term, dict) or not isinstance(term.get("name"), str):
+        return term  # the composed loss names the problem
+    arguments = {k: v for k, v in term.items() if k not in ("name", "weight")}
+    filled = _loss_defaults(term["name"], arguments, metadata)
+    return {**{k: v for k, v in term.items() if k in ("name", "weight")}, **filled}
 
 
 #: Scheduler arguments that mean "how long training lasts", filled in when the config leaves them out.
@@ -306,8 +373,9 @@ def evaluate(
 ) -> tuple[dict[str, float], Any, Any]:
     """Evaluate a checkpoint (training checkpoint or ``save_pretrained`` folder) on the validation split.
 
-    ``tta`` (a `seg_train.inference.TestTimeAugmentation`) and ``window`` (sliding-window arguments)
-    change how each image is predicted, as ``seg eval --tta / --window`` ask.
+    ``tta`` (a `seg_train.inference.TestTimeAugmentation`, or a `seg_train.inference.parse_tta` string
+    read for the model's number of spatial axes) and ``window`` (sliding-window arguments) change how
+    each image is predicted, as ``seg eval --tta / --window`` ask.
 
     Returns:
         The metrics, the confusion matrix and the dataset's metadata.
@@ -341,6 +409,10 @@ def evaluate(
             captured["confusion"] = confusion_matrix
 
     trainer.hooks.register(_Capture())
+    if isinstance(tta, str):
+        from seg_train.inference.predict import parse_tta
+
+        tta = parse_tta(tta, int(getattr(trainer.model, "spatial_dims", 2)))
     predictor = None
     if tta is not None or window is not None:
         from seg_train.inference.predict import predict

@@ -86,11 +86,17 @@ class DataConfig(_Fixed):
     seed: int | None = Field(0, description="Per-sample augmentation seed (None: the global RNG).")
     augment: dict[str, Any] = Field(
         default_factory=dict,
-        description="seg_data.SegmentationAugment arguments for training (empty: no augmentation).",
+        description=(
+            "seg_data.SegmentationAugment arguments for training (empty: no augmentation); a dataset may declare "
+            "its own transforms (seg-3d's volumes: seg_3d.data.VolumeAugment)."
+        ),
     )
     transform: dict[str, Any] = Field(
         default_factory=dict,
-        description="seg_data.SegmentationTransform arguments (size, mean, std...), both splits.",
+        description=(
+            "seg_data.SegmentationTransform arguments (size, mean, std...), both splits; a dataset may declare its "
+            "own transforms (seg-3d's volumes: seg_3d.data.VolumeTransform)."
+        ),
     )
     loader: LoaderConfig = Field(default_factory=LoaderConfig)
 

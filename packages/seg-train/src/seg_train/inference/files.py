@@ -4,6 +4,7 @@ write index masks, color masks, overlays and probabilities; a bad file is report
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +32,14 @@ class InferenceBundle:
         transform: The deterministic transform of training (``[data.transform]``), or the default one.
         metadata: Class names and colors (`seg_data.DatasetMetadata`).
         in_channels: The channels the model takes.
+        spatial_dims: 2 (images) or 3 (volumes, with seg-3d).
     """
 
     model: nn.Module
     transform: Any
     metadata: Any
     in_channels: int
+    spatial_dims: int = 2
 
 
 def load_for_inference(path: str | Path, device: torch.device | str = "cpu") -> InferenceBundle:
@@ -97,9 +100,19 @@ def load_for_inference(path: str | Path, device: torch.device | str = "cpu") -> 
         model.load_state_dict(state["ema_model"] if state.get("ema_model") else state["model"])
     classes = _classes(model)
     metadata = _metadata(config, classes)
-    transform = seg_data.SegmentationTransform(**(config.data.transform if config is not None else {}))
+    dims = int(getattr(model, "spatial_dims", 2))
+    if config is not None:
+        from seg_train.run import build_transforms
+
+        transform = build_transforms(config)[1]  # the validation transform (a volume dataset declares its own)
+    else:
+        transform = seg_data.SegmentationTransform() if dims == 2 else _as_float
     in_channels = int(getattr(getattr(model, "encoder", None), "in_channels", 0) or _in_channels(model))
-    return InferenceBundle(model.to(device).eval(), transform, metadata, in_channels)
+    return InferenceBundle(model.to(device).eval(), transform, metadata, in_channels, dims)
+
+
+def _as_float(image: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return image.float(), label
 
 
 def _classes(model: nn.Module) -> int | None:
@@ -137,12 +150,16 @@ def collect_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], list[tuple[
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and (p.suffix.lower() in IMAGE_SUFFIXES or _is_volume(p))
+            )
             if not found:
-                problems.append((path, f"no image files ({', '.join(IMAGE_SUFFIXES)}) in this folder"))
+                problems.append((path, f"no image files ({', '.join(IMAGE_SUFFIXES)}) or volumes in this folder"))
             files += found
         elif not path.exists():
             problems.append((path, "does not exist"))
+        elif _is_volume(path):
+            files.append(path)
         elif path.name.lower().endswith(_VOLUME_SUFFIXES):
             problems.append((path, "volumes need seg-3d: pip install ./packages/seg-3d (from a seg checkout)"))
         elif path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -150,6 +167,15 @@ def collect_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], list[tuple[
         else:
             files.append(path)
     return files, problems
+
+
+def _is_volume(path: Path) -> bool:
+    """A volume file seg-3d reads (NIfTI, npy / npz, NRRD, MetaImage); always False without seg-3d."""
+    if importlib.util.find_spec("seg_3d") is None:
+        return False
+    from seg_3d.data import volume_stem
+
+    return volume_stem(path) is not None
 
 
 def _read(path: Path) -> torch.Tensor:
@@ -198,6 +224,11 @@ def predict_files(
     device = next(bundle.model.parameters()).device
     for path in files:
         try:
+            if _is_volume(path):
+                _predict_volume(bundle, path, out, tta=tta, window=window, probabilities=probabilities)
+                continue
+            if bundle.spatial_dims != 2:
+                raise InputShapeError(f"is a 2D image but the model is {bundle.spatial_dims}D (it takes volumes)")
             image = _read(path)
             if image.shape[0] != bundle.in_channels:
                 raise InputShapeError(
@@ -229,6 +260,53 @@ def predict_files(
     if bar is not None:
         bar.close()
     return failures
+
+
+def _predict_volume(
+    bundle: InferenceBundle,
+    path: Path,
+    out: Path,
+    *,
+    tta: Any,
+    window: Mapping[str, Any] | None,
+    probabilities: bool,
+) -> None:
+    """Predict one volume and write ``<stem>_mask<suffix>`` with the input's geometry (affine, spacing),
+    and optionally ``<stem>_probabilities.npy`` ``(K, D, H, W)``.
+
+    The validation transform of the run (normalisation, resampling to the training spacing) is applied;
+    predictions at another spacing are resampled back to the input's grid (probabilities, trilinear)
+    before the argmax, as nnU-Net does.
+    """
+    from seg_3d.data import read_image, volume_scope, volume_stem, write_prediction
+    from seg_train.inference.predict import predict
+
+    if bundle.spatial_dims != 3:
+        raise InputShapeError(f"is a volume but the model is {bundle.spatial_dims}D; use a 3D model (seg-3d)")
+    array, meta = read_image(path)
+    if array.shape[0] != bundle.in_channels:
+        raise InputShapeError(f"has {array.shape[0]} channels but the model takes {bundle.in_channels} (in_channels)")
+    image = torch.from_numpy(array)
+    size = tuple(image.shape[1:])
+    ignore = int(getattr(bundle.metadata, "ignore_index", 255))
+    with volume_scope(ignore, getattr(meta, "spacing", None)):
+        tensor, _ = bundle.transform(image, torch.zeros(size, dtype=torch.int64))
+    device = next(bundle.model.parameters()).device
+    batch = tensor.unsqueeze(0).float().to(device)
+    resampled = tuple(batch.shape[2:]) != size
+    output = "probabilities" if probabilities or resampled else "labels"
+    result = predict(_Padded(bundle.model), batch, tta=tta, window=window, output=output)
+    if resampled:
+        result = torch.nn.functional.interpolate(result.float(), size=size, mode="trilinear", align_corners=False)
+    if output == "probabilities":
+        probs = result[0].float().cpu()
+        labels = probs.argmax(0)
+        if probabilities:
+            np.save(out / f"{volume_stem(path)}_probabilities.npy", probs.numpy())
+    else:
+        labels = result[0].long().cpu()
+    suffix = path.name[len(str(volume_stem(path))) :]
+    write_prediction(labels, meta, out / f"{volume_stem(path)}_mask{suffix}")
 
 
 class _Padded(nn.Module):
