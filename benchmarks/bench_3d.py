@@ -14,8 +14,8 @@ sides interleaved (A B then B A in the next round) after one untimed call of eac
 seg / smp-3d of the same round (median, IQR, min..max). Peak memory: each (side, case, mode) once in
 a FRESH subprocess (``ru_maxrss`` after the call minus the RSS before it, the model built and one
 warm-up call on a small input done first), under ``MALLOC_MMAP_THRESHOLD_=1048576`` so the RSS
-follows the live tensors. Activation checkpointing: seg's training step with
-``encoder_params={"checkpointing": True}`` against without, memory and time.
+follows the live tensors. Activation checkpointing: seg's training step with ``checkpointing=True``
+(every encoder level and decoder block recomputed in the backward pass) against without, memory and time.
 
 The two networks are not the same network: smp-3d's 3x3x3 kernels on a thick-slice axis cost more
 in the anisotropic case; the parameter counts are reported. smp-3d (segmentation_models_pytorch_3d)
@@ -70,7 +70,7 @@ def _build(side: str, case: str, checkpointing: bool = False) -> nn.Module:
 
     return seg_core.create_model(
         "unet", encoder_name="resnet18_3d", in_channels=1, classes=CLASSES, encoder_strides=strides,
-        encoder_params={"checkpointing": True} if checkpointing else None,
+        checkpointing=checkpointing,
     )  # fmt: skip
 
 
@@ -271,7 +271,7 @@ def main() -> None:
     print("| case | mode | seg | smp-3d | seg / smp-3d |")
     print("|---|---|---:|---:|---:|")
     print("\n".join(memory_rows))
-    print("\n### Activation checkpointing (seg, training step, encoder stages)\n")
+    print("\n### Activation checkpointing (seg, training step, encoder levels and decoder blocks)\n")
     print("| case | memory without | memory with | saved | time with / without (IQR) |")
     print("|---|---:|---:|---:|---:|")
     for case, entry in results["cases"].items():

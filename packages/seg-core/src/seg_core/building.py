@@ -98,6 +98,10 @@ class HeadArgs(TypedDict, total=False):
             ``model.return_aux = True``, ``forward`` then returns ``{"out": masks,
             "deep_supervision": [finest, ..., coarsest]}`` (lower-resolution logits, as nnU-Net),
             which seg-train's ``deep_supervision`` loss takes. Default False.
+        checkpointing: Activation checkpointing on the encoder levels and decoder blocks that
+            support it (seg-3d's encoders; the Unet and MAnet decoders): their activations are
+            recomputed in the backward pass instead of kept, trading compute for memory on large
+            volumes. Outputs, gradients and batch-norm statistics are unchanged. Default False.
     """
 
     classes: int
@@ -106,6 +110,7 @@ class HeadArgs(TypedDict, total=False):
     head_upsampling: int | Sequence[int] | None
     input_padding: bool
     deep_supervision: bool
+    checkpointing: bool
 
 
 class ModelArgs(EncoderArgs, HeadArgs, total=False):
@@ -128,6 +133,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "head_upsampling": None,
     "input_padding": False,
     "deep_supervision": False,
+    "checkpointing": False,
 }
 
 
@@ -219,7 +225,7 @@ def resolve_model_args(
     args = {**MODEL_DEFAULTS, **(defaults or {}), **kwargs}
     for name in ("in_channels", "encoder_depth", "classes"):
         check_positive(name, args[name])
-    for flag in ("input_padding", "deep_supervision"):
+    for flag in ("input_padding", "deep_supervision", "checkpointing"):
         if not isinstance(args[flag], bool):
             raise ConfigError(f"{flag} must be True or False, got {args[flag]!r}")
     if args["encoder_params"] is not None and not isinstance(args["encoder_params"], dict):

@@ -308,12 +308,36 @@ class SegmentationModel(nn.Module):
         )
         if args["deep_supervision"]:
             self._build_deep_supervision_heads(args["classes"], dims)
+        if args["checkpointing"]:
+            self.set_checkpointing(True)
         aux = args["aux_params"]
         self.classification_head = (
             None
             if aux is None
             else ClassificationHead.from_aux_params(encoder.out_channels[-1], aux, spatial_dims=dims)
         )
+
+    def set_checkpointing(self, enabled: bool = True) -> list[str]:
+        """Turn activation checkpointing on or off for the encoder and decoder, where they support it
+        (a ``checkpointing`` attribute: seg-3d's encoders, the Unet and MAnet decoders).
+
+        Returns:
+            The parts that support it (``"encoder"``, ``"decoder"``).
+
+        Raises:
+            ConfigError: Turning it on where neither part supports it.
+        """
+        from seg_core.errors import ConfigError
+
+        parts = [n for n in ("encoder", "decoder") if hasattr(getattr(self, n, None), "checkpointing")]
+        if enabled and not parts:
+            raise ConfigError(
+                f"{type(self).__name__} with encoder {getattr(self.encoder, 'registry_name', '?')!r} has no stage that "
+                "supports checkpointing (seg-3d's encoders and the unet / manet decoders do)"
+            )
+        for name in parts:
+            getattr(self, name).checkpointing = bool(enabled)
+        return parts
 
     def _build_deep_supervision_heads(self, classes: int, dims: int) -> None:
         """A 1x1 convolution to ``classes`` on each decoder stage output but the last."""

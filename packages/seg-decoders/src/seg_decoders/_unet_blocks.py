@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from seg_core.checkpointing import run_checkpointed
 from seg_core.errors import ConfigError
 
 DEFAULT_DECODER_CHANNELS = (256, 128, 64, 32, 16)
@@ -58,21 +59,27 @@ def skip_plan(features: Sequence[Any]) -> tuple[Any, list[Any], list[Any]]:
     return head, skips, sizes
 
 
-def decode_u_shaped(center: Any, blocks: Iterable[Any], features: Sequence[Any]) -> Any:
+def decode_u_shaped(center: Any, blocks: Iterable[Any], features: Sequence[Any], *, checkpointing: bool = False) -> Any:
     """Run a U-shaped decoder: ``center`` on the deepest map, then each block with its skip and size.
 
     Block ``i`` gets the previous output, the target size of its level and the skip of
     that level (None for the last block), as laid out by `skip_plan`.
     """
-    return decode_u_shaped_stages(center, blocks, features)[-1]
+    return decode_u_shaped_stages(center, blocks, features, checkpointing=checkpointing)[-1]
 
 
-def decode_u_shaped_stages(center: Any, blocks: Iterable[Any], features: Sequence[Any]) -> list[Any]:
-    """`decode_u_shaped`, returning every block's output (deepest first; the last is the decoder output)."""
+def decode_u_shaped_stages(
+    center: Any, blocks: Iterable[Any], features: Sequence[Any], *, checkpointing: bool = False
+) -> list[Any]:
+    """`decode_u_shaped`, returning every block's output (deepest first; the last is the decoder output).
+
+    With ``checkpointing``, each block's activations are recomputed in the backward pass
+    (`seg_core.checkpointing.run_checkpointed`).
+    """
     head, skips, sizes = skip_plan(features)
     x = center(head)
     outputs = []
     for i, block in enumerate(blocks):
-        x = block(x, sizes[i], skips[i] if i < len(skips) else None)
+        x = run_checkpointed(block, x, sizes[i], skips[i] if i < len(skips) else None, enabled=checkpointing)
         outputs.append(x)
     return outputs

@@ -117,9 +117,11 @@ class MAnetDecoder(nn.Module):
             else UnetDecoderBlock(cin, skip, cout, **kw)
             for cin, skip, cout in zip(in_ch, skip_ch, decoder_channels)
         )
+        #: Recompute each block's activations in the backward pass (``checkpointing=True`` on the model).
+        self.checkpointing = False
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        return decode_u_shaped(self.center, self.blocks, features)
+        return decode_u_shaped(self.center, self.blocks, features, checkpointing=self.checkpointing)
 
 
 @architecture(

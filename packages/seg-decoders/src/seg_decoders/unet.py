@@ -112,15 +112,17 @@ class UnetDecoder(nn.Module):
             for i, (cin, skip, cout) in enumerate(zip(in_channels, skip_channels, decoder_channels))
         )
 
+        #: Recompute each block's activations in the backward pass (``checkpointing=True`` on the model).
+        self.checkpointing = False
         #: The widths of the stage outputs that deep supervision puts a head on (all blocks but the last).
         self.deep_supervision_channels = list(decoder_channels[:-1])
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        return decode_u_shaped(self.center, self.blocks, features)
+        return decode_u_shaped(self.center, self.blocks, features, checkpointing=self.checkpointing)
 
     def forward_stages(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         """Every block's output, deepest first (the last is what `forward` returns)."""
-        return decode_u_shaped_stages(self.center, self.blocks, features)
+        return decode_u_shaped_stages(self.center, self.blocks, features, checkpointing=self.checkpointing)
 
 
 @architecture(
