@@ -35,7 +35,7 @@ DEPENDS = {
     "seg-3d": ["seg-core", "seg-decoders"],  # the tests build every seg-decoders architecture in 3D
 }
 # The extras each package session installs (reference libraries its tests compare against).
-EXTRAS = {"seg-train": "test,monai,tensorboard,wandb,mlflow", "seg-3d": "test,pretrained,nifti"}
+EXTRAS = {"seg-train": "test,monai,tensorboard,wandb,mlflow", "seg-3d": "test,pretrained,nifti,itk"}
 TEST_TOOLS = ["pytest>=8", "hypothesis>=6"]
 FIXTURE_PLUGINS = [
     "tests/fixtures/plugins/seg-plugin-good",

@@ -12,9 +12,9 @@ For each case and side: an eval forward (``torch.inference_mode``) and a trainin
 cross-entropy, backward, SGD step). Wall time and process CPU time per call, in this process, the
 sides interleaved (A B then B A in the next round) after one untimed call of each; the ratio is
 seg / smp-3d of the same round (median, IQR, min..max). Peak memory: each (side, case, mode) once in
-a FRESH subprocess (``ru_maxrss`` after the call minus the RSS before it, the model built and one
-warm-up call on a small input done first), under ``MALLOC_MMAP_THRESHOLD_=1048576`` so the RSS
-follows the live tensors. Activation checkpointing: seg's training step with ``checkpointing=True``
+a FRESH subprocess: the model built and one warm-up call on a small input done first, then the
+kernel's peak-RSS mark reset (``/proc/self/clear_refs``), and ``VmHWM`` after the call minus the RSS
+before it, under ``MALLOC_MMAP_THRESHOLD_=1048576`` so the RSS follows the live tensors. Activation checkpointing: seg's training step with ``checkpointing=True``
 (every encoder level and decoder block recomputed in the backward pass) against without, memory and time.
 
 The two networks are not the same network: smp-3d's 3x3x3 kernels on a thick-slice axis cost more
@@ -33,7 +33,6 @@ import importlib.util
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -152,6 +151,17 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _reset_peak() -> None:
+    """Reset the kernel's peak-RSS mark of this process (``VmHWM``), so it covers only what follows."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+        f.write("5")
+
+
+def _hwm() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
+
 def _child(side: str, case: str, mode: str, checkpointing: bool, threads: int) -> None:
     torch.set_num_threads(threads)
     model = _build(side, case, checkpointing)
@@ -162,15 +172,17 @@ def _child(side: str, case: str, mode: str, checkpointing: bool, threads: int) -
         model.eval()
         _forward(model, small[0])
         gc.collect()
+        _reset_peak()
         before = _rss()
         _forward(model, x)
     else:
         model.train()
         _step(model, optimizer, *small)
         gc.collect()
+        _reset_peak()
         before = _rss()
         _step(model, optimizer, x, y)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _hwm()
     print(json.dumps({"before": before, "peak": peak, "increase": peak - before}))
 
 

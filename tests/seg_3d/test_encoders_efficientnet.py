@@ -14,8 +14,6 @@ from seg_3d.encoders.efficientnet import EFFICIENTNET_VARIANTS, EfficientNet3dEn
 from seg_core.plugins import get_registry
 from seg_core.testing import check_encoder
 
-timm = pytest.importorskip("timm")
-
 NAMES = [f"efficientnet_{v}_3d" for v in EFFICIENTNET_VARIANTS]
 ANISOTROPIC = ((1, 2, 2), (2, 2, 2), (1, 2, 2), (2, 2, 2), (2, 2, 2))
 IN_PLANE = ((1, 2, 2),) * 5  # depth never downsampled: every kernel is 1 x k x k
@@ -25,6 +23,7 @@ HEAD = ("conv_head.", "bn2.", "classifier.")
 
 def _timm_2d(variant: str) -> Any:
     """timm's 2D network with random weights and non-trivial BatchNorm statistics."""
+    timm = pytest.importorskip("timm")  # the 2D reference (seg-3d's [pretrained] extra)
     torch.manual_seed(0)
     model = timm.create_model(f"efficientnet_{variant}", pretrained=False)
     for module in model.modules():
@@ -92,6 +91,7 @@ def test_every_variant_conforms_with_default_and_anisotropic_strides(name: str) 
 
 @pytest.mark.parametrize("variant", list(EFFICIENTNET_VARIANTS))
 def test_module_names_and_shapes_are_timms(variant: str) -> None:
+    timm = pytest.importorskip("timm")
     with torch.device("meta"):
         ours = EfficientNet3dEncoder(variant).state_dict()
         theirs = {

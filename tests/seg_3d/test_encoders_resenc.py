@@ -27,13 +27,13 @@ NARROW = {"base_features": 8}
 
 
 def _shallow(depth: int = 4, **kwargs: Any) -> Any:
-    """resenc_m_3d at depth 4 (reduction 16): at 32^3 the deepest map keeps 2 voxels per axis (InstanceNorm
-    needs more than one), and dilation to output stride 8 can be checked."""
+    """resenc_m_3d at depth 4 (reduction 16): the deepest map of a 16 x 32 x 32 input keeps more than one
+    voxel (InstanceNorm needs it), and dilation to output stride 8 can be checked."""
     return seg_core.create_encoder("resenc_m_3d", depth=depth, **kwargs)
 
 
 def test_m_conforms_with_default_strides() -> None:  # nnU-Net's widths
-    report = check_encoder(_shallow, depths=(4,), in_channels=(1,), input_size=32, batch_size=1)
+    report = check_encoder(_shallow, depths=(4,), in_channels=(1,), input_size=(16, 32, 32), batch_size=1)
     assert "torch.export" in report.checks
     assert "dilation to output stride 8" in report.checks
 
@@ -220,7 +220,7 @@ def test_invalid_arguments_are_named() -> None:
     with pytest.raises(seg_core.ConfigError, match="encoder_strides"):
         ResEncEncoder("m", depth=2, strides=[(1, 3, 3), 2])
     with pytest.raises(seg_core.ConfigError, match="encoder_output_stride"):
-        ResEncEncoder("m", depth=2, output_stride=4)
+        ResEncEncoder("m", depth=3, output_stride=4)
     with pytest.raises(seg_core.ConfigError, match="base_features"):
         ResEncEncoder("m", depth=2, base_features=0)
 

@@ -1,7 +1,7 @@
 """nnU-Net's residual encoder ("ResEnc", the encoder of its ``ResidualEncoderUNet``), presets M, L and XL.
 
 The network (``dynamic_network_architectures``' ``ResidualEncoder``, as nnU-Net plans it): a stem
-convolution at full resolution, then one stage per level of ``BLOCKS_PER_STAGE[s]`` residual
+convolution at full resolution, then stages ``s = 0, 1, ...`` of ``BLOCKS_PER_STAGE[s]`` residual
 ``BasicBlockD`` blocks with ``min(32 * 2**s, 320)`` channels (512 in 2D). A block is
 ``conv(k, stride) - norm - LeakyReLU - conv(k) - norm``, added to its skip (the identity, or a
 ResNet-D projection: average pooling by the stride, then a 1x1 convolution and a norm when the
