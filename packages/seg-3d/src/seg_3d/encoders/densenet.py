@@ -28,17 +28,19 @@ Example:
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from seg_core.errors import ConfigError
 
-from .encoder3d import Encoder3d, padding, triple
+from .encoder3d import Encoder3d, Encoder3dArgs, padding, triple
 from .geometry import Stride
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "DENSENET_VARIANTS",
@@ -173,29 +175,11 @@ class DenseNet3dEncoder(Encoder3d):
     _supports_dilation = False
     _no_dilation_reason = "its transitions downsample by average pooling"
 
-    def __init__(
-        self,
-        variant: str = "densenet121",
-        *,
-        in_channels: int = 3,
-        depth: int = 5,
-        weights: str | Path | None = None,
-        output_stride: int | None = None,
-        strides: Sequence[int | Sequence[int]] | None = None,
-        checkpointing: bool = False,
-    ) -> None:
+    def __init__(self, variant: str = "densenet121", **kwargs: Unpack[Encoder3dArgs]) -> None:
         if variant not in DENSENET_VARIANTS:
             raise ConfigError(f"unknown DenseNet variant {variant!r}; choose from {sorted(DENSENET_VARIANTS)}")
         spec = DENSENET_VARIANTS[variant]
-        super().__init__(
-            name=f"{variant}_3d",
-            in_channels=in_channels,
-            depth=depth,
-            weights=weights,
-            output_stride=output_stride,
-            strides=strides,
-            checkpointing=checkpointing,
-        )
+        super().__init__(name=f"{variant}_3d", **kwargs)
         self._timm_name = variant
         self.variant = variant
         features = nn.ModuleDict()
@@ -207,7 +191,7 @@ class DenseNet3dEncoder(Encoder3d):
         levels: list[list[nn.Module]] = [[features["conv0"], features["norm0"]]]
         for index, layers in enumerate(spec.blocks):
             level = index + 2
-            if level > depth:
+            if level > self._depth:
                 break
             chain: list[nn.Module] = []
             if level == 2:
@@ -227,9 +211,7 @@ class DenseNet3dEncoder(Encoder3d):
                 features["norm5"] = BatchNormAct3d(width)
                 chain.append(features["norm5"])
             levels.append(chain)
-        self._finish(
-            levels, spec.out_channels[:depth], in_channels=in_channels, weights=weights, output_stride=output_stride
-        )
+        self._finish(levels, spec.out_channels[: self._depth])
 
 
 #: ``densenet121_3d``: dense blocks 6-12-24-16, growth 32 (timm ``densenet121``).

@@ -11,17 +11,22 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 from torch import nn
 
 from seg_core.encoder import EncoderMixin
 from seg_core.errors import ConfigError
+from seg_core.suggest import unexpected_arguments
 
 from .axis_dilation import dilate_levels
 from .encoder_weights import load_encoder_weights
 from .geometry import Stride, kernel_sizes, level_strides, total_reduction
 from .stages import run_stage
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Encoder3d", "padding", "triple"]
 
@@ -48,6 +53,38 @@ def padding(kernel: Sequence[int]) -> tuple[int, int, int]:
         (0, 3, 3)
     """
     return triple([k // 2 for k in kernel])
+
+
+class Encoder3dArgs(TypedDict, total=False):
+    """The arguments every seg-3d CNN encoder takes, declared once (the registry's encoder factory
+    protocol plus ``strides`` and ``checkpointing``); the families take them as ``**kwargs``.
+
+    Attributes:
+        in_channels: Input channels (default 3).
+        depth: Levels, 1..5 (default 5).
+        weights: None, a local 2D or 3D weights file, or a timm tag (``"imagenet"``).
+        output_stride: None, 8, 16 or 32 (dilation, per axis).
+        strides: One stride per level, an int or one per axis (the architectures' ``encoder_strides``).
+        checkpointing: Activation checkpointing of every level while training (default False).
+    """
+
+    in_channels: int
+    depth: int
+    weights: str | Path | None
+    output_stride: int | None
+    strides: Sequence[int | Sequence[int]] | None
+    checkpointing: bool
+
+
+#: The defaults of `Encoder3dArgs`.
+ENCODER3D_DEFAULTS: dict[str, Any] = {
+    "in_channels": 3,
+    "depth": 5,
+    "weights": None,
+    "output_stride": None,
+    "strides": None,
+    "checkpointing": False,
+}
 
 
 class Encoder3d(nn.Module, EncoderMixin):
@@ -77,18 +114,15 @@ class Encoder3d(nn.Module, EncoderMixin):
     #: Why the encoder cannot be dilated (when ``_supports_dilation`` is False), for messages.
     _no_dilation_reason = "it downsamples by pooling"
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        in_channels: int,
-        depth: int,
-        weights: str | Path | None,
-        output_stride: int | None,
-        strides: Sequence[int | Sequence[int]] | None,
-        checkpointing: bool,
-    ) -> None:
+    def __init__(self, *, name: str, **kwargs: Unpack[Encoder3dArgs]) -> None:
         super().__init__()
+        unknown = set(kwargs) - set(ENCODER3D_DEFAULTS)
+        if unknown:
+            raise ConfigError(unexpected_arguments(f"encoder {name!r}", sorted(unknown), list(ENCODER3D_DEFAULTS)))
+        args: dict[str, Any] = {**ENCODER3D_DEFAULTS, **kwargs}
+        in_channels, depth, weights = args["in_channels"], args["depth"], args["weights"]
+        output_stride, strides, checkpointing = args["output_stride"], args["strides"], args["checkpointing"]
+        self._build = args  # what `_finish` applies once the subclass has built its levels
         if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 5:
             raise ConfigError(f"{name}: encoder_depth must be an int in 1..5, got {depth!r}")
         if isinstance(in_channels, bool) or not isinstance(in_channels, numbers.Integral) or in_channels < 1:
@@ -98,7 +132,7 @@ class Encoder3d(nn.Module, EncoderMixin):
         self._name = name
         self._depth = depth
         self.strides: list[Stride] = level_strides(strides, depth, 3, owner=name)
-        axis = [(1, 1, 1)]
+        axis: list[tuple[int, ...]] = [(1, 1, 1)]
         for stride in self.strides:
             axis.append(tuple(a * s for a, s in zip(axis[-1], stride)))
         self._axis_reductions = axis
@@ -127,16 +161,9 @@ class Encoder3d(nn.Module, EncoderMixin):
         """The per-axis stride of ``level`` (1-based)."""
         return triple(self.strides[level - 1])
 
-    def _finish(
-        self,
-        levels: Sequence[Sequence[nn.Module]],
-        out_channels: Sequence[int],
-        *,
-        in_channels: int,
-        weights: str | Path | None,
-        output_stride: int | None,
-    ) -> None:
+    def _finish(self, levels: Sequence[Sequence[nn.Module]], out_channels: Sequence[int]) -> None:
         """Record the levels and channels, load the weights, adapt ``in_channels``, dilate."""
+        in_channels, weights, output_stride = (self._build[k] for k in ("in_channels", "weights", "output_stride"))
         if len(levels) != self._depth or len(out_channels) != self._depth:
             raise ConfigError(f"{self._name}: built {len(levels)} levels for depth {self._depth}")
         for module in self.modules():

@@ -26,17 +26,19 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from seg_core.errors import ConfigError
 
-from .encoder3d import Encoder3d, padding, triple
+from .encoder3d import Encoder3d, Encoder3dArgs, padding, triple
 from .geometry import Stride
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "RESNET_VARIANTS",
@@ -205,29 +207,11 @@ class ResNet3dEncoder(Encoder3d):
 
     _first_conv = "conv1"
 
-    def __init__(
-        self,
-        variant: str = "resnet18",
-        *,
-        in_channels: int = 3,
-        depth: int = 5,
-        weights: str | Path | None = None,
-        output_stride: int | None = None,
-        strides: Sequence[int | Sequence[int]] | None = None,
-        checkpointing: bool = False,
-    ) -> None:
+    def __init__(self, variant: str = "resnet18", **kwargs: Unpack[Encoder3dArgs]) -> None:
         if variant not in RESNET_VARIANTS:
             raise ConfigError(f"unknown ResNet variant {variant!r}; choose from {sorted(RESNET_VARIANTS)}")
         spec = RESNET_VARIANTS[variant]
-        super().__init__(
-            name=f"{variant}_3d",
-            in_channels=in_channels,
-            depth=depth,
-            weights=weights,
-            output_stride=output_stride,
-            strides=strides,
-            checkpointing=checkpointing,
-        )
+        super().__init__(name=f"{variant}_3d", **kwargs)
         self._timm_name = variant
         self.variant = variant
         self.conv1 = nn.Conv3d(
@@ -236,21 +220,19 @@ class ResNet3dEncoder(Encoder3d):
         self.bn1 = nn.BatchNorm3d(64)
         self.act1 = nn.ReLU(inplace=True)
         levels: list[list[nn.Module]] = [[self.conv1, self.bn1, self.act1]]
-        if depth >= 2:
+        if self._depth >= 2:
             pool = self.kernel(2, 3)
             self.maxpool = nn.MaxPool3d(pool, self.level_stride(2), padding(pool))
         cin = 64
         for index, (planes, blocks) in enumerate(zip((64, 128, 256, 512), spec.layers)):
             level = index + 2
-            if level > depth:
+            if level > self._depth:
                 break
             stride = (1, 1, 1) if level == 2 else self.level_stride(level)  # level 2's stride is the max-pool's
             layer, cin = self._make_layer(spec, cin, planes, blocks, self.kernel(level, 3), stride)
             self.add_module(f"layer{index + 1}", layer)
             levels.append([self.maxpool, layer] if level == 2 else [layer])
-        self._finish(
-            levels, spec.out_channels[:depth], in_channels=in_channels, weights=weights, output_stride=output_stride
-        )
+        self._finish(levels, spec.out_channels[: self._depth])
 
     @staticmethod
     def _make_layer(
