@@ -22,6 +22,14 @@ def test_names_are_listed_without_importing_torch_or_timm_3d() -> None:
     assert out.stdout.split() == ["True", "False", "False"]
 
 
+def test_the_names_read_from_the_sources_are_timm_3ds_models() -> None:
+    import timm_3d
+
+    from seg_3d.encoders.timm3d import timm3d_names
+
+    assert set(timm3d_names()) == set(timm_3d.list_models())
+
+
 def test_a_timm_3d_resnet_is_a_conforming_encoder_and_builds_a_unet() -> None:
     check_encoder("t3d-resnet18", depths=(3, 5), in_channels=(1, 3), input_size=(32, 32, 32))
     encoder = seg_core.create_encoder("t3d-resnet18", in_channels=1, depth=4)

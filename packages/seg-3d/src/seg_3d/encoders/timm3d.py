@@ -1,7 +1,7 @@
 """timm_3d's models as encoders (``t3d-<model>``), when the optional ``timm_3d`` package is installed.
 
-Names come from timm_3d's sources (its ``@register_model`` functions), read without importing
-timm_3d or torch, so ``seg list encoders`` stays light. The encoder is timm_3d's
+Names come from timm_3d's sources (the ``@register_model`` functions of the modules its ``models``
+package imports), read without importing timm_3d or torch, so ``seg list encoders`` stays light. The encoder is timm_3d's
 ``features_only`` model: isotropic strides only (its stems and stages fix them), so
 ``encoder_strides`` is refused with the encoders that take it.
 """
@@ -22,6 +22,7 @@ __all__ = ["PREFIX", "Timm3dEncoderProvider", "create_timm3d_encoder", "timm3d_n
 #: The name prefix of timm_3d encoders.
 PREFIX = "t3d-"
 _REGISTER = re.compile(r"@register_model\s*\n\s*def\s+(\w+)\s*\(")
+_IMPORTED = re.compile(r"^from\s+\.(\w+)\s+import\s+\*", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,9 +37,14 @@ def timm3d_names() -> tuple[str, ...]:
     if spec is None or not spec.submodule_search_locations:
         return ()
     models = Path(next(iter(spec.submodule_search_locations))) / "models"
+    init = models / "__init__.py"
+    if not init.is_file():
+        return ()
     names: set[str] = set()
-    for source in sorted(models.glob("*.py")):
-        names.update(_REGISTER.findall(source.read_text(encoding="utf-8", errors="replace")))
+    for module in _IMPORTED.findall(init.read_text(encoding="utf-8", errors="replace")):  # what timm_3d registers
+        source = models / f"{module}.py"
+        if source.is_file():
+            names.update(_REGISTER.findall(source.read_text(encoding="utf-8", errors="replace")))
     return tuple(sorted(names))
 
 
