@@ -29,8 +29,8 @@ from torch.utils.data import Dataset
 from seg_3d.data.errors import VolumeError
 from seg_3d.data.io import VolumeMeta, read_image, read_label
 from seg_3d.data.metadata import VolumeMetadata
-from seg_3d.data.seeding import sample_seed, seeded
 from seg_3d.data.transforms import volume_scope
+from seg_core.seeding import sample_seed, seeded
 
 __all__ = ["Case", "Generate", "LoadedCase", "Transform", "VolumeDataset"]
 

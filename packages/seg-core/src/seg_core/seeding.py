@@ -1,8 +1,8 @@
-"""Per-sample seeds for the volume datasets' transforms (the same scheme as seg-data's datasets).
+"""Per-sample seeds: the same random stream for sample ``i`` of epoch ``e`` whatever the DataLoader workers.
 
 A dataset built with ``seed=S`` runs the transforms of sample ``i`` in epoch ``e`` under torch's global RNG
-seeded with :func:`sample_seed` ``(S, e, i)``: the random patches, flips and rotations are the same whatever
-the number of DataLoader workers or the order in which they fetch samples.
+seeded with :func:`sample_seed` ``(S, e, i)`` (:func:`seeded`). seg-data's image datasets and seg-3d's volume
+datasets both use it.
 
 Example:
     >>> import torch
@@ -31,7 +31,7 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 
     Args:
         seed: The dataset's seed.
-        epoch: The epoch (see ``VolumeDataset.set_epoch``).
+        epoch: The epoch (the dataset's ``set_epoch``).
         index: The sample index.
 
     Returns:
@@ -52,6 +52,10 @@ def seeded(seed: int | None) -> Iterator[None]:
 
     Args:
         seed: The seed; None runs the block on the unchanged global RNG.
+
+    Example:
+        >>> with seeded(7):
+        ...     x = torch.randint(0, 100, (1,))
     """
     if seed is None:
         yield
