@@ -259,50 +259,6 @@ def test_synthetic_rejects_bad_sizes() -> None:
         synthetic_volumes(size=2)
 
 
-def test_registered_with_metadata_and_transforms() -> None:
-    import seg_data
-    from seg_core.plugins import get_registry
-
-    registry = get_registry("datasets")
-    for name in ("volume_folder", "msd", "synthetic_volumes"):
-        info = registry.info(name)
-        assert info["transforms"] == "seg_3d.data.transforms:build_transforms"
-    meta = seg_data.resolve_metadata("synthetic_volumes", num_classes=5, size=16)
-    assert meta.num_classes == 5 and meta.labels[4] == "sphere_4"
-    ds = seg_data.create_dataset("synthetic_volumes", num_samples=1, size=8)
-    assert ds.metadata == seg_data.resolve_metadata("synthetic_volumes")
-    with pytest.raises(ConfigError, match="num_sample"):
-        seg_data.create_dataset("synthetic_volumes", num_sample=1)
-
-
-def test_seg_train_builds_volume_transforms_for_volume_datasets() -> None:
-    from seg_3d.data.transforms import Compose, VolumeAugment, VolumeTransform
-    from seg_train.config import parse_config
-    from seg_train.run import build_datasets, build_transforms
-
-    config = parse_config(
-        {
-            "data": {
-                "dataset": "synthetic_volumes",
-                "options": {"size": 16, "num_samples": 2},
-                "augment": {"patch_size": 8, "flip": 0.5},
-                "transform": {"normalize": "zscore"},
-            }
-        }
-    )
-    train_tf, val_tf = build_transforms(config)
-    assert isinstance(train_tf, Compose) and isinstance(train_tf.steps[1], VolumeAugment)
-    assert isinstance(val_tf, VolumeTransform)
-    train_set, val_set, meta = build_datasets(config)
-    assert tuple(train_set[0][0].shape) == (1, 8, 8, 8) and tuple(val_set[0][0].shape) == (1, 16, 16, 16)
-    assert meta.num_classes == 3
-    two_d = parse_config({"data": {"dataset": "synthetic", "augment": {"hflip": 0.5}}})
-    assert type(build_transforms(two_d)[1]).__name__ == "SegmentationTransform"
-    bad = parse_config({"data": {"dataset": "synthetic_volumes", "augment": {"patch_sise": 8}}})
-    with pytest.raises(ConfigError, match="patch_sise.*patch_size"):
-        build_transforms(bad)
-
-
 def test_read_image_of_a_dataset_case_matches(tmp_path: Path) -> None:
     image, _ = _pair(tmp_path, "a")
     ds = volume_folder(tmp_path, num_classes=3)
