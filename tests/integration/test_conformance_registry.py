@@ -41,9 +41,11 @@ def test_encoder_family_conformance(encoder: str) -> None:
     info = seg_core.get_registry("encoders").info(encoder)
     kwargs = {"input_size": 64, "check_compile": False}
     dims = info.get("spatial_dims", (2,))
+    if isinstance(dims, (list, tuple)) and tuple(dims) == (3,):  # 3D-only (seg-3d): volumes of 64^3
+        kwargs["input_size"] = (64, 64, 64)
     report = check_encoder(encoder, **kwargs)
     assert report.checks
-    if isinstance(dims, (list, tuple)) and 3 in dims:
+    if isinstance(dims, (list, tuple)) and 2 in dims and 3 in dims:  # one factory for both: spatial_dims=3
         check_encoder(
             encoder,
             spatial_dims=3,

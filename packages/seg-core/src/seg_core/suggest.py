@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 FIRST_PARTY_NAMES: dict[str, list[tuple[str, str]]] = {
     "encoders": [
         ("basic_cnn*", "seg-core"),
+        ("*_3d", "seg-3d"),
+        ("t3d-*", "seg-3d"),
     ]
     + [
         (pattern, "seg-encoders-timm")
@@ -185,7 +187,8 @@ FIRST_PARTY_NAMES: dict[str, list[tuple[str, str]]] = {
             "folder",
             "synthetic",
         )
-    ],
+    ]
+    + [(name, "seg-3d") for name in ("volume_folder", "msd", "synthetic_volumes")],
 }
 
 

@@ -52,7 +52,7 @@ class Timm3dEncoderProvider:
     """Every timm_3d model as the encoder ``t3d-<model>`` (optional extra ``timm3d``)."""
 
     name = "timm_3d"
-    examples: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ("t3d-resnet18",)
 
     def names(self, pattern: str | None = None) -> list[str]:
         """The ``t3d-`` names matching the fnmatch ``pattern`` (case-insensitive)."""
