@@ -22,7 +22,6 @@ FIRST_PARTY_NAMES: dict[str, list[tuple[str, str]]] = {
     "encoders": [
         ("basic_cnn*", "seg-core"),
         ("*_3d", "seg-3d"),
-        ("t3d-*", "seg-3d"),
     ]
     + [
         (pattern, "seg-encoders-timm")
