@@ -110,6 +110,7 @@ def integration(session: nox.Session) -> None:
     session.install(
         *_local(*PACKAGES),
         f"./packages/seg-train[{EXTRAS['seg-train']}]",
+        "./packages/seg-core[hub]",
         *TEST_TOOLS,
         "segmentation-models-pytorch>=0.5",
     )

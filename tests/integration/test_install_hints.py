@@ -42,7 +42,7 @@ def test_absent_distribution_gets_an_install_command_from_a_checkout() -> None:
         "'unet++' is provided by seg-decoders, which is not installed: "
         "pip install ./packages/seg-decoders (from a seg checkout)"
     )
-    assert install_hint("architectures", "segformer", {}) is None  # nobody provides it yet: no false claim
+    assert install_hint("architectures", "maskformer", {}) is None  # nobody provides it yet: no false claim
     assert install_hint("architectures", "unet", {"seg-decoders": ("loaded", None)}) is None
 
 
@@ -54,7 +54,7 @@ def test_disabled_distribution_is_not_told_to_pip_install(monkeypatch: pytest.Mo
             reg.get(name)
         assert "pip install" not in str(err.value)
     with pytest.raises(UnknownNameError) as err:
-        reg.get("segformer")
+        reg.get("maskformer")
     assert "provided by" not in str(err.value)
 
 

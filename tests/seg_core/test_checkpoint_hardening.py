@@ -395,5 +395,5 @@ def test_plain_names_never_reach_the_hub(arch, tmp_path, monkeypatch, fake_hub, 
 
 def test_hf_hub_without_huggingface_hub_says_what_to_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
-    with pytest.raises(CheckpointError, match="pip install huggingface_hub"):
+    with pytest.raises(ConfigError, match="pip install huggingface_hub"):
         seg_core.from_pretrained("hf-hub:user/repo")

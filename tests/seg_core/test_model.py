@@ -113,7 +113,7 @@ def test_unknown_architecture_hint(fresh_plugins, monkeypatch) -> None:
     assert err.value.install_hint is not None and "provided by seg-decoders" in err.value.install_hint
     assert expected in str(err.value) and ("pip install" not in str(err.value)) == installed
     with pytest.raises(UnknownNameError) as err:
-        seg_core.create_model("segformer")  # nobody provides it: no false claim
+        seg_core.create_model("maskformer")  # nobody provides it: no false claim
     assert err.value.install_hint is None and "provided by" not in str(err.value)
 
 

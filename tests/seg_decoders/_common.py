@@ -32,6 +32,9 @@ def small(arch: str, depth: int) -> dict[str, Any]:
         "pan": {"decoder_channels": 8},
         "deeplabv3": {"decoder_channels": 16, "decoder_atrous_rates": (1, 2, 3)},
         "deeplabv3plus": {"decoder_channels": 16, "decoder_atrous_rates": (1, 2, 3)},
+        "upernet": {"decoder_channels": 16},
+        "segformer": {"decoder_segmentation_channels": 16},
+        "dpt": {"decoder_intermediate_channels": None, "decoder_fusion_channels": 16},
     }[arch]
 
 

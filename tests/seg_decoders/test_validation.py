@@ -59,8 +59,8 @@ def test_check_compatible() -> None:
         check_compatible("deeplabv3plus", caps)
     s4 = seg_core.create_encoder("basic_cnn_s4", depth=4).capabilities
     assert all(is_compatible(a, s4) for a in ARCHS)
-    with pytest.raises(UnknownNameError, match="unknown architecture 'segformer'"):
-        check_compatible("segformer", caps)
+    with pytest.raises(UnknownNameError, match="unknown architecture 'maskformer'"):
+        check_compatible("maskformer", caps)
     assert not is_compatible("deeplabv3plus", caps) and is_compatible(seg_decoders.Unet.spec, caps)
 
 

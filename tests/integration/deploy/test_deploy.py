@@ -42,6 +42,9 @@ DECODER_OPTIONS: dict[str, dict[str, Any]] = {
     "pan": {"decoder_channels": 8},
     "deeplabv3": {"decoder_channels": 16, "decoder_atrous_rates": (1, 2, 3)},
     "deeplabv3plus": {"decoder_channels": 16, "decoder_atrous_rates": (1, 2, 3)},
+    "upernet": {"decoder_channels": 16},
+    "segformer": {"decoder_segmentation_channels": 16},
+    "dpt": {"decoder_intermediate_channels": (8, 8, 16, 16), "decoder_fusion_channels": 16},
 }
 
 #: The two encoder styles: seg-core's CNN (stride-2 stem) and timm's tiny ViT through the ViT adapter.

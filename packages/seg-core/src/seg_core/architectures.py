@@ -64,7 +64,7 @@ def from_pretrained(name_or_path: str | Path, *, strict: bool = True, **override
             does not exist, or (strict) weights that do not fit.
         UnknownNameError: The architecture or encoder is not installed (the message
             says which distribution provided it).
-        ConfigError: An override is invalid.
+        ConfigError: An override is invalid, or ``hf-hub:`` without huggingface_hub installed.
 
     Example:
         >>> model = seg_core.from_pretrained("runs/unet", classes=5, strict=False)  # doctest: +SKIP

@@ -314,6 +314,7 @@ def resolve_directory(name_or_path: str | Path) -> Path:
 
     Raises:
         CheckpointError: The path is a file or does not exist, or the repository could not be downloaded.
+        ConfigError: ``hf-hub:`` without huggingface_hub installed (the message says how to install it).
 
     Example:
         >>> resolve_directory("hf-hub:user/unet-demo")  # doctest: +SKIP
@@ -326,7 +327,7 @@ def resolve_directory(name_or_path: str | Path) -> Path:
     if path.exists():
         raise CheckpointError(f"{path} is a file; from_pretrained expects the folder written by save_pretrained")
     text = str(name_or_path)
-    hint = ""
+    hint = f"; it is a local path (only names starting with '{HUB_PREFIX}' load from the Hugging Face Hub)"
     if text.count("/") == 1 and not text.startswith((".", "/", "~")):
         hint = f"; to load the Hugging Face Hub repository {text!r}, pass '{HUB_PREFIX}{text}'"
     raise CheckpointError(
@@ -342,13 +343,9 @@ def _download(repo_id: str) -> Path:
             f"{HUB_PREFIX!r} must be followed by a Hugging Face Hub repository id, e.g. '{HUB_PREFIX}user/repo'; "
             f"got {HUB_PREFIX + repo_id!r}"
         )
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError:
-        raise CheckpointError(
-            f"loading {HUB_PREFIX + repo_id!r} from the Hugging Face Hub needs huggingface_hub: "
-            "pip install huggingface_hub"
-        ) from None
+    from seg_core.hub_client import import_huggingface_hub
+
+    snapshot_download = import_huggingface_hub(f"loading {HUB_PREFIX + repo_id!r}").snapshot_download
     try:
         return Path(snapshot_download(repo_id, allow_patterns=[CONFIG_NAME, *_FALLBACK_WEIGHTS]))
     except Exception as exc:

@@ -634,5 +634,18 @@ class SegmentationModel(nn.Module):
 
         save_pretrained(self, directory)
 
+    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
+        """Upload this model (config, safetensors weights, model card) to the Hugging Face Hub.
+
+        Needs the optional ``hub`` extra. See `seg_core.hub.push_to_hub` for the arguments
+        (``run_dir``, ``dataset``, ``metrics``, ``private``, ``token``, ``revision``...).
+
+        Returns:
+            The URL of the commit.
+        """
+        from seg_core.hub import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
     def extra_repr(self) -> str:
         return f"architecture={self.architecture_name!r}" if self.architecture_name else ""

@@ -91,6 +91,9 @@ FIRST_PARTY_NAMES: dict[str, list[tuple[str, str]]] = {
             "deeplabv3",
             "deeplabv3plus",
             "deeplabv3+",
+            "upernet",
+            "segformer",
+            "dpt",
         )
     ],
     "losses": [

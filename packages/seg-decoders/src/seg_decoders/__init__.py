@@ -32,12 +32,21 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:
     from seg_core.spec import check_compatible, is_compatible
+    from seg_decoders.bisenet import BiSeNet
     from seg_decoders.deeplabv3 import DeepLabV3, DeepLabV3Plus
+    from seg_decoders.dpt import DPT
+    from seg_decoders.enet import ENet
+    from seg_decoders.fcn import FCN
     from seg_decoders.fpn import FPN
     from seg_decoders.linknet import Linknet
+    from seg_decoders.lraspp import LRASPP
     from seg_decoders.manet import MAnet
     from seg_decoders.pan import PAN
     from seg_decoders.pspnet import PSPNet
+    from seg_decoders.segformer import Segformer
+    from seg_decoders.sfnet import SFNet
+    from seg_decoders.sfnet_lite import SFNetLite
     from seg_decoders.smp_import import from_smp
     from seg_decoders.unet import Unet
     from seg_decoders.unetplusplus import UnetPlusPlus
+    from seg_decoders.upernet import UPerNet
