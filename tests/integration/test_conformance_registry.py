@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import pytest
 
 import seg_core
@@ -58,10 +61,28 @@ def test_encoder_family_conformance(encoder: str) -> None:
         )
 
 
-@pytest.mark.parametrize("arch", seg_core.list_architectures())
-@pytest.mark.parametrize("encoder", ["basic_cnn", "basic_cnn_s4"])
+def _own_encoder(arch: str) -> str | None:
+    """The architecture's default encoder when it is not a registered one (its own backbone, e.g. ENet's)."""
+    cls = seg_core.get_registry("architectures").get(arch)
+    default = inspect.signature(cls).parameters["encoder_name"].default
+    return None if default in seg_core.get_registry("encoders") else str(default)
+
+
+def _architecture_cases() -> list[Any]:
+    cases = []
+    for arch in seg_core.list_architectures():
+        own = _own_encoder(arch)
+        for encoder in [own] if own else ["basic_cnn", "basic_cnn_s4"]:
+            cases.append(pytest.param(arch, encoder, id=f"{encoder}-{arch}"))
+    return cases
+
+
+@pytest.mark.parametrize(("arch", "encoder"), _architecture_cases())
 def test_architecture_conformance(arch: str, encoder: str) -> None:
-    report = check_architecture(
-        arch, encoder_name=encoder, depths=(4,), input_size=64, encoder_params={"widths": [8, 8, 16, 16, 32]}
-    )
+    if encoder.startswith("basic_cnn"):
+        options: dict[str, Any] = {"depths": (4,), "encoder_params": {"widths": [8, 8, 16, 16, 32]}}
+    else:  # its own backbone, at the depth the architecture declares
+        cls = seg_core.get_registry("architectures").get(arch)
+        options = {"depths": (cls.spec.requires.min_depth,)}
+    report = check_architecture(arch, encoder_name=encoder, input_size=64, **options)
     assert any("round trip" in line for line in report.checks)

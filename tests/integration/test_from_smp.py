@@ -193,8 +193,8 @@ def test_timm_arguments_clashing_with_seg_encoder_options_are_refused() -> None:
 
 
 def test_unknown_architecture_and_missing_architecture() -> None:
-    with pytest.raises(ConfigError, match="UPerNet.*choose from"):
-        seg_decoders.from_smp({}, "UPerNet")
+    with pytest.raises(ConfigError, match="MaskFormer.*choose from"):
+        seg_decoders.from_smp({}, "MaskFormer")
     with pytest.raises(ConfigError, match="needs the architecture"):
         seg_decoders.from_smp({})
 

@@ -27,7 +27,7 @@ from seg_core.errors import CheckpointError  # noqa: E402
 from seg_core.spec import load_catalog  # noqa: E402
 
 #: smp classes of the architectures seg-decoders declares as smp's, from the generated catalog
-SMP_CLASSES = sorted(str(e["smp_class"]) for e in load_catalog("seg_decoders").values() if e["smp_class"])
+SMP_CLASSES = sorted(str(e["smp_class"]) for e in load_catalog("seg_decoders").values() if e["smp_weights"])
 #: a native smp encoder and a ``tu-`` one whose timm features model keeps all its blocks
 ENCODERS = ("resnet18", "tu-efficientnet_b0")
 #: the encoder stages seg does not build, by (encoder, encoder_depth): smp keeps them

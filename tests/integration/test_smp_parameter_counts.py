@@ -18,10 +18,8 @@ def _count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-# smp builds DPT only with a timm ViT: test_upernet_segformer_dpt_smp.py compares it
-@pytest.mark.parametrize(
-    "arch", sorted(name for name, entry in CATALOG.items() if entry["smp_class"] and name != "dpt")
-)
+# smp builds DPT only with a timm ViT, and seg's differs (smp_weights=False): test_upernet_segformer_dpt_smp.py
+@pytest.mark.parametrize("arch", sorted(name for name, entry in CATALOG.items() if entry["smp_weights"]))
 def test_pinned_counts_are_smps(arch: str) -> None:
     smp = pytest.importorskip("segmentation_models_pytorch")
     depth = 3 if arch == "pspnet" else 5

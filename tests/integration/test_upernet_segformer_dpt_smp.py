@@ -141,8 +141,9 @@ def test_from_smp_reproduces_smps_output(cls: str, options: dict[str, Any]) -> N
 def test_from_smp_rejects_dpt_checkpoints_clearly() -> None:
     smp = pytest.importorskip("segmentation_models_pytorch")
     import seg_decoders
-    from seg_core.errors import CheckpointError
+    from seg_core.errors import ConfigError
 
     theirs = smp.DPT("tu-test_vit", encoder_weights=None, img_size=64)
-    with pytest.raises(CheckpointError, match="does not fit the seg model"):  # smp's learned resampling has no twin
+    # smp's learned resampling has no twin: refused before anything is built (ArchitectureSpec.smp_weights)
+    with pytest.raises(ConfigError, match="DPT checkpoints cannot be imported.*different network"):
         seg_decoders.from_smp(theirs.state_dict(), "DPT", encoder_name="tu-test_vit", img_size=64)

@@ -1,38 +1,15 @@
-"""Shared helpers of the real-time model tests (tiny widths, basic_cnn where an encoder is taken)."""
+"""The real-time model tests build at encoder depth 5 by default (the papers' output stride 32)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
+from ._common import REALTIME, n_params
+from ._common import build as _build
 
-import seg_core
-
-TINY = {"widths": [8, 8, 16, 16, 32]}
-
-#: Tiny options per architecture (encoder-taking ones use basic_cnn).
-SMALL: dict[str, dict[str, Any]] = {
-    "fcn": {"encoder_name": "basic_cnn", "encoder_params": TINY},
-    "lraspp": {"encoder_name": "basic_cnn", "encoder_params": TINY, "decoder_channels": 8},
-    "bisenet": {
-        "encoder_name": "basic_cnn",
-        "encoder_params": TINY,
-        "decoder_spatial_channels": 8,
-        "decoder_context_channels": 8,
-        "decoder_channels": 16,
-    },
-    "sfnet": {"encoder_name": "basic_cnn", "encoder_params": TINY, "decoder_channels": 8},
-    "sfnet_lite": {"encoder_name": "basic_cnn", "encoder_params": TINY, "decoder_channels": 8},
-    "enet": {"encoder_name": "enet", "enet_channels": (8, 16, 16)},
-}
+__all__ = ["REALTIME", "build", "n_params"]
 
 
 def build(arch: str, depth: int = 5, **kwargs: Any) -> Any:
-    options = {**SMALL[arch], **kwargs}
-    if arch != "enet":
-        options.setdefault("encoder_depth", depth)
-    return seg_core.create_model(arch, **options)
-
-
-def n_params(module: torch.nn.Module | None) -> int:
-    return 0 if module is None else sum(p.numel() for p in module.parameters())
+    """A tiny real-time ``arch`` (see ``_common.build``) at ``depth``."""
+    return _build(arch, depth, kwargs.pop("encoder_params", None), **kwargs)

@@ -19,13 +19,9 @@ SMP_DECODER_HEAD_PARAMS: dict[str, int] = json.loads(
 )["counts"]
 
 
-# smp builds DPT only with a timm ViT: tests/integration/test_upernet_segformer_dpt_smp.py compares it
-SMP_VIT_ONLY = {"dpt"}
-
-
-@pytest.mark.parametrize(
-    "arch", [a for a in ARCHS if load_catalog("seg_decoders")[a]["smp_class"] and a not in SMP_VIT_ONLY]
-)
+# DPT (smp_weights=False: seg's has no resize layers, and smp builds it only with a timm ViT) is
+# compared part by part in tests/integration/test_upernet_segformer_dpt_smp.py
+@pytest.mark.parametrize("arch", [a for a in ARCHS if load_catalog("seg_decoders")[a]["smp_weights"]])
 def test_parameter_counts_match_smp(arch: str) -> None:
     depth = 3 if arch == "pspnet" else 5
     with torch.device("meta"):

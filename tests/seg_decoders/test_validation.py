@@ -11,7 +11,7 @@ import seg_decoders
 from seg_core.errors import ConfigError, IncompatibleEncoderError, UnknownNameError
 from seg_core.spec import check_compatible, is_compatible
 
-from ._common import ARCHS, build
+from ._common import ENCODER_ARCHS, build
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,8 @@ def test_check_compatible() -> None:
     with pytest.raises(IncompatibleEncoderError, match="DeepLabV3Plus needs encoder_depth >= 3"):
         check_compatible("deeplabv3plus", caps)
     s4 = seg_core.create_encoder("basic_cnn_s4", depth=4).capabilities
-    assert all(is_compatible(a, s4) for a in ARCHS)
+    assert all(is_compatible(a, s4) for a in ENCODER_ARCHS)
+    assert not is_compatible("lraspp", seg_core.create_encoder("basic_cnn_s4", depth=3).capabilities)
     with pytest.raises(UnknownNameError, match="unknown architecture 'maskformer'"):
         check_compatible("maskformer", caps)
     assert not is_compatible("deeplabv3plus", caps) and is_compatible(seg_decoders.Unet.spec, caps)

@@ -45,13 +45,23 @@ DECODER_OPTIONS: dict[str, dict[str, Any]] = {
     "upernet": {"decoder_channels": 16},
     "segformer": {"decoder_segmentation_channels": 16},
     "dpt": {"decoder_intermediate_channels": (8, 8, 16, 16), "decoder_fusion_channels": 16},
+    "fcn": {},
+    "lraspp": {"decoder_channels": 8},
+    "bisenet": {"decoder_spatial_channels": 8, "decoder_context_channels": 8, "decoder_channels": 16},
+    "sfnet": {"decoder_channels": 8},
+    "sfnet_lite": {"decoder_channels": 8},
+    "enet": {"enet_channels": (8, 16, 16)},
 }
 
 #: The two encoder styles: seg-core's CNN (stride-2 stem) and timm's tiny ViT through the ViT adapter.
 ENCODERS: dict[str, dict[str, Any]] = {
     "cnn": {"encoder_name": "basic_cnn", "encoder_params": {"widths": [8, 8, 16, 16, 32]}},
     "vit": {"encoder_name": "test_vit", "encoder_params": {"img_size": 64, "dynamic_img_size": True}},
+    "own": {"encoder_name": "enet"},
 }
+
+#: Architectures that keep their own backbone: they are tested with it alone.
+OWN_ENCODER = {"enet"}
 
 #: Per-(architecture, encoder) options the combination needs.
 ENCODER_OPTIONS: dict[tuple[str, str], dict[str, Any]] = {}
@@ -67,7 +77,7 @@ RTOL = 1e-4
 def _cases(path: str) -> list[Any]:
     cases = []
     for arch in ARCHS:
-        for encoder in ENCODERS:
+        for encoder in ["own"] if arch in OWN_ENCODER else ["cnn", "vit"]:
             limit = KNOWN_LIMITS.get((arch, encoder, None)) or KNOWN_LIMITS.get((arch, encoder, path))
             marks = [pytest.mark.xfail(reason=limit[0], raises=limit[1], strict=True)] if limit else []
             cases.append(pytest.param(arch, encoder, marks=marks, id=f"{arch}-{encoder}"))

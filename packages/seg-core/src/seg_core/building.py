@@ -93,8 +93,9 @@ class HeadArgs(TypedDict, total=False):
             from the input size warns (``UserWarning``; code ported from TorchSeg sets
             ``head_upsampling=2`` for stride-4 encoders, which seg does not need).
         input_padding: Pad inputs to a valid size and crop the output back (default False).
-        deep_supervision: Add a 1x1 segmentation head on every decoder stage but the last
-            (architectures whose decoder has stage outputs, e.g. Unet); in training mode, or with
+        deep_supervision: Add a 1x1 segmentation head on every decoder stage but the last, or on
+            the aux towers (architectures whose decoder has them: Unet, Unet++, DeepLab's and
+            FCN's aux classifier, BiSeNet, SFNet, SFNet-Lite); in training mode, or with
             ``model.return_aux = True``, ``forward`` then returns ``{"out": masks,
             "deep_supervision": [finest, ..., coarsest]}`` (lower-resolution logits, as nnU-Net),
             which seg-train's ``deep_supervision`` loss takes. Default False.

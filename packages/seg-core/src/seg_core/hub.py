@@ -67,7 +67,7 @@ def training_summary(run_dir: str | Path) -> dict[str, Any]:
 
     seg-train writes ``config.toml`` (the resolved config) and ``metrics.jsonl`` (one line per
     epoch) into the run folder, next to ``best_model/``. The best epoch is the one the run's
-    ``trainer.best`` selected (``"max:val/miou"`` by default), so the metrics describe the
+    ``trainer.best`` selected (by default the maximum of ``val/miou``), so the metrics describe the
     weights in ``best_model/``.
 
     Args:
@@ -81,7 +81,7 @@ def training_summary(run_dir: str | Path) -> dict[str, Any]:
         CheckpointError: The folder is not a seg-train run (no ``config.toml``) or a file is unreadable.
 
     Example:
-        >>> training_summary("runs/unet")["metrics"]["val/miou"]  # doctest: +SKIP
+        >>> training_summary("runs/unet")["metrics"].get("val/miou")  # doctest: +SKIP
         0.71
     """
     folder = Path(run_dir)

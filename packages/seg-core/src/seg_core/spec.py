@@ -105,6 +105,9 @@ class ArchitectureSpec:
             architecture differs (``{"encoder_output_stride": 8}``).
         smp_class: The segmentation_models_pytorch class with the same network (for ``from_smp``).
         smp_defaults: smp's defaults where seg's differ (applied when importing smp checkpoints).
+        smp_weights: Whether smp's checkpoints of ``smp_class`` load into this architecture
+            (``from_smp``). False where seg's network deliberately differs from smp's (DPT has
+            no learned resize layers); the parameter counts are then compared per part.
         deprecated_arguments: Old argument names still accepted, with a ``DeprecationWarning``
             (``{"decoder_use_batchnorm": "decoder_use_norm"}``); `SegmentationModel` renames
             them before ``__init__`` runs, so the class's signature shows only the new names.
@@ -120,6 +123,7 @@ class ArchitectureSpec:
     encoder_defaults: Mapping[str, Any] = field(default_factory=dict)
     smp_class: str | None = None
     smp_defaults: Mapping[str, Any] = field(default_factory=dict)
+    smp_weights: bool = True
     deprecated_arguments: Mapping[str, str] = field(default_factory=dict)
     class_name: str = ""
     target: str = ""
@@ -142,6 +146,7 @@ class ArchitectureSpec:
             "encoder_defaults": dict(self.encoder_defaults),
             "smp_class": self.smp_class,
             "smp_defaults": {k: list(v) if isinstance(v, tuple) else v for k, v in self.smp_defaults.items()},
+            "smp_weights": self.smp_weights and self.smp_class is not None,
             "deprecated_arguments": dict(self.deprecated_arguments),
         }
 

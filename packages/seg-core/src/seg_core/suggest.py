@@ -94,6 +94,12 @@ FIRST_PARTY_NAMES: dict[str, list[tuple[str, str]]] = {
             "upernet",
             "segformer",
             "dpt",
+            "fcn",
+            "lraspp",
+            "bisenet",
+            "enet",
+            "sfnet",
+            "sfnet_lite",
         )
     ],
     "losses": [

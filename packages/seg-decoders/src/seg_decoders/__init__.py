@@ -1,4 +1,4 @@
-"""seg decoders: Unet, Unet++, MAnet, Linknet, FPN, PSPNet, PAN, DeepLabV3, DeepLabV3+ for 2D and 3D.
+"""seg decoders: smp's architectures, UPerNet, SegFormer, DPT and PixSeg's real-time models, for 2D and 3D.
 
 Importing the package is cheap; the model classes load on first access. The class
 exports are derived from the architectures' declarations (the generated ``_catalog.json``).

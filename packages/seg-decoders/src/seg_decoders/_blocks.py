@@ -153,10 +153,20 @@ def resize(x: torch.Tensor, size: Sequence[int], mode: str) -> torch.Tensor:
     """Interpolate ``x`` to ``size`` (a no-op when it already has that size).
 
     Sizes are passed on as they are (no ``int()``), so symbolic sizes stay symbolic
-    under ``torch.export`` with dynamic shapes and ``torch.compile``.
+    under ``torch.export`` with dynamic shapes and ``torch.compile``: the no-op shortcut
+    is taken only when the sizes are equal for every input (``statically_known_true``), so
+    that tracing never specialises on a size that happens to match (PPM's 2-bin pooling
+    on a 2x2 map would pin the input size).
     """
-    if tuple(x.shape[2:]) == tuple(size):
-        return x
+    current = tuple(x.shape[2:])
+    if all(type(s) is int for s in (*current, *size)):  # eager: plain ints
+        if current == tuple(size):
+            return x
+    elif len(current) == len(size):  # traced (sympy is loaded by then)
+        from torch.fx.experimental.symbolic_shapes import statically_known_true
+
+        if all(statically_known_true(a == b) for a, b in zip(current, size)):
+            return x
     corners = align_corners(mode)
     return F.interpolate(x, size=list(size), mode=mode, align_corners=corners)
 

@@ -14,6 +14,7 @@ from seg_core.layers import adaptive_avg_pool, conv
 from seg_core.model import SegmentationModel
 from seg_core.spec import ArchitectureSpec, Requirements, architecture
 from seg_decoders._blocks import SafeBatchNorm, SeparableConv, resize, resolve_mode, scale_between
+from seg_decoders._realtime_blocks import AuxTowerMixin
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -100,8 +101,12 @@ class ASPP(nn.Module):
         return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
 
 
-class DeepLabV3Decoder(nn.Module):
-    """ASPP on the deepest map, then 3x3 conv, BatchNorm, ReLU (smp's keys ``aspp``, ``conv``, ``bn``)."""
+class DeepLabV3Decoder(AuxTowerMixin, nn.Module):
+    """ASPP on the deepest map, then 3x3 conv, BatchNorm, ReLU (smp's keys ``aspp``, ``conv``, ``bn``).
+
+    With ``aux_channels`` (the channels of the level above the deepest), torchvision's aux
+    classifier tower is built too (`AuxTowerMixin`).
+    """
 
     def __init__(
         self,
@@ -112,8 +117,10 @@ class DeepLabV3Decoder(nn.Module):
         spatial_dims: int = 2,
         aspp_separable: bool = False,
         aspp_dropout: float = 0.5,
+        aux_channels: int | None = None,
     ) -> None:
         super().__init__()
+        self.init_aux(aux_channels, spatial_dims)
         self.aspp = ASPP(
             in_channels,
             out_channels,
@@ -145,7 +152,7 @@ class _Upsample(nn.Module):
         return f"factor={self.factor}, mode={self.mode!r}"
 
 
-class DeepLabV3PlusDecoder(nn.Module):
+class DeepLabV3PlusDecoder(AuxTowerMixin, nn.Module):
     """ASPP + separable conv on the deepest map, upsampled to level 2 (stride 4), fused with its 48-channel projection."""
 
     def __init__(
@@ -158,8 +165,10 @@ class DeepLabV3PlusDecoder(nn.Module):
         spatial_dims: int = 2,
         aspp_separable: bool = True,
         aspp_dropout: float = 0.5,
+        aux: bool = False,
     ) -> None:
         super().__init__()
+        self.init_aux(int(encoder_channels[-2]) if aux else None, spatial_dims)
         conv_cls = conv(spatial_dims)
         depth = len(encoder_channels) - 1
         self.aspp = nn.Sequential(
@@ -213,6 +222,11 @@ class DeepLabV3(SegmentationModel):
     Unlike smp, :meth:`initialize` is called, and batch size 1 trains (the image-pooling
     BatchNorm falls back to running statistics on a single value per channel).
 
+    With ``deep_supervision=True``, torchvision's aux classifier (an FCN tower on the level
+    above the deepest, ``aux_loss=True``) is an extra output: in training mode, or with
+    ``model.return_aux = True``, ``forward`` returns ``{"out": masks, "deep_supervision": [aux]}``
+    (the aux logits at that level's resolution; seg-train's ``deep_supervision`` loss resizes them).
+
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
         decoder_channels: Width of the ASPP branches.
@@ -253,6 +267,7 @@ class DeepLabV3(SegmentationModel):
             spatial_dims=dims,
             aspp_separable=bool(decoder_aspp_separable),
             aspp_dropout=float(decoder_aspp_dropout),
+            aux_channels=int(encoder.out_channels[-2]) if self._model_args["deep_supervision"] else None,
         )
         self.build_heads(decoder_channels, kernel_size=1, output_level=encoder.depth, upsampling=upsampling)
         self.initialize()
@@ -272,6 +287,11 @@ class DeepLabV3(SegmentationModel):
 )
 class DeepLabV3Plus(SegmentationModel):
     """DeepLabV3+: DeepLabV3's ASPP plus a decoder refining with the stride-4 encoder map.
+
+    With ``deep_supervision=True``, torchvision's aux classifier (an FCN tower on the level
+    above the deepest, ``aux_loss=True``) is an extra output: in training mode, or with
+    ``model.return_aux = True``, ``forward`` returns ``{"out": masks, "deep_supervision": [aux]}``
+    (the aux logits at that level's resolution; seg-train's ``deep_supervision`` loss resizes them).
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).
@@ -314,6 +334,7 @@ class DeepLabV3Plus(SegmentationModel):
             spatial_dims=dims,
             aspp_separable=bool(decoder_aspp_separable),
             aspp_dropout=float(decoder_aspp_dropout),
+            aux=bool(self._model_args["deep_supervision"]),
         )
         self.build_heads(decoder_channels, kernel_size=1, output_level=2, upsampling=upsampling)
         self.initialize()

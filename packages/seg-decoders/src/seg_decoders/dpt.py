@@ -193,6 +193,7 @@ class DPTDecoder(nn.Module):
         paper="arXiv:2103.13413",
         requires=Requirements(min_depth=1),
         smp_class="DPT",
+        smp_weights=False,  # no learned resize layers: the ViT adapter gives every level its stride
     )
 )
 class DPT(SegmentationModel):

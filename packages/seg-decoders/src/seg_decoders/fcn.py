@@ -10,7 +10,7 @@ from torch import nn
 from seg_core.building import DEFAULT_ENCODER, check_positive, check_probability
 from seg_core.model import SegmentationModel
 from seg_core.spec import ArchitectureSpec, Requirements, architecture
-from seg_decoders._realtime_blocks import FCNTower
+from seg_decoders._realtime_blocks import AuxTowerMixin, FCNTower
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["FCN", "FCNDecoder"]
 
 
-class FCNDecoder(nn.Module):
+class FCNDecoder(AuxTowerMixin, nn.Module):
     """FCN tower on the deepest map; with ``aux``, a second tower on the level above (the aux classifier).
 
     Args:
@@ -46,21 +46,10 @@ class FCNDecoder(nn.Module):
         deepest = int(encoder_channels[-1])
         self.head = FCNTower(deepest, channels or max(deepest // 4, 1), spatial_dims, dropout)
         self.out_channels = self.head.out_channels
-        self.aux: FCNTower | None = None
-        if aux:
-            above = int(encoder_channels[-2])
-            self.aux = FCNTower(above, max(above // 4, 1), spatial_dims, dropout)
-            #: Read by SegmentationModel to build the 1x1 deep-supervision head of the aux tower.
-            self.deep_supervision_channels = [self.aux.out_channels]
+        self.init_aux(int(encoder_channels[-2]) if aux else None, spatial_dims, dropout)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         return self.head(features[-1])
-
-    def forward_stages(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The aux tower's output (level ``depth - 1``), then the main output."""
-        if self.aux is None:
-            return [self.head(features[-1])]
-        return [self.aux(features[-2]), self.head(features[-1])]
 
 
 @architecture(

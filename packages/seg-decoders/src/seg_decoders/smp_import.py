@@ -1,7 +1,8 @@
 """Import checkpoints trained with segmentation_models_pytorch (smp) as seg models.
 
-Scope: smp's nine architectures shared with seg (Unet, UnetPlusPlus, MAnet, Linknet,
-FPN, PSPNet, PAN, DeepLabV3, DeepLabV3Plus) with smp's ``tu-*`` (timm) encoders or its
+Scope: the architectures that declare an smp class with the same network
+(``ArchitectureSpec.smp_weights``: Unet, UnetPlusPlus, MAnet, Linknet, FPN, PSPNet, PAN,
+DeepLabV3, DeepLabV3Plus, UPerNet, Segformer; not DPT) with smp's ``tu-*`` (timm) encoders or its
 native ResNet/ResNeXt encoders, which have the same structure as timm's. The encoder is
 built by seg-encoders-timm through the registry; this module imports neither timm nor smp.
 
@@ -43,7 +44,11 @@ _logger = logging.getLogger(__name__)
 #: The architectures' declarations (registry name -> registry info), from the generated catalog.
 _CATALOG = load_catalog("seg_decoders")
 #: smp class name (lower case) -> seg-decoders class name, for architectures that declare an smp class
-_ARCHITECTURES = {str(e["smp_class"]).lower(): e["class_name"] for e in _CATALOG.values() if e["smp_class"]}
+_ARCHITECTURES = {str(e["smp_class"]).lower(): e["class_name"] for e in _CATALOG.values() if e["smp_weights"]}
+#: smp classes seg builds too, but with another network (no weight import), with the reason
+_OTHER_NETWORK = {
+    str(e["smp_class"]).lower(): e["class_name"] for e in _CATALOG.values() if e["smp_class"] and not e["smp_weights"]
+}
 #: smp's defaults where seg's differ (seg fixes smp's output sizes with upsampling=None), by smp class (lower case)
 _SMP_DEFAULTS: dict[str, dict[str, Any]] = {
     str(e["smp_class"]).lower(): dict(e["smp_defaults"]) for e in _CATALOG.values() if e["smp_class"]
@@ -472,6 +477,12 @@ def from_smp(
             f"from_smp(source, 'Unet', encoder_name=...); choose from {sorted(_ARCHITECTURES.values())}"
         )
     key = str(arch_name).lower()
+    if key in _OTHER_NETWORK:
+        raise ConfigError(
+            f"smp's {arch_name} checkpoints cannot be imported: seg's {_OTHER_NETWORK[key]} is a different network "
+            f"(see its documentation page); train seg_decoders.{_OTHER_NETWORK[key]} instead. "
+            f"from_smp imports {sorted(_ARCHITECTURES.values())}"
+        )
     if key not in _ARCHITECTURES:
         raise ConfigError(
             f"smp architecture {arch_name!r} is not supported by from_smp; choose from {sorted(_ARCHITECTURES.values())}"

@@ -85,7 +85,15 @@ class UnetPlusPlusDecoder(nn.Module):
         self.blocks = nn.ModuleDict(blocks)
         self.depth = n - 1
 
-    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        # deep supervision: the finest-level nodes of the shallower nested U-Nets (the paper's X^{0,1..}),
+        # shallowest first; they exist where that level has channels (not with a stride-4 stem)
+        last = self.depth - 1
+        self.supervised_nodes = [f"x_{d}_{last}" for d in range(last, 0, -1)]
+        if self.supervised_nodes and skip_ch[last] > 0:  # encoder_depth >= 3, level 1 has channels
+            self.deep_supervision_channels = [skip_ch[last]] * len(self.supervised_nodes)
+
+    def _nodes(self, features: list[torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Every nested node's output, and the final map."""
         feats = features[1:][::-1]
         sizes = [tuple(f.shape[2:]) for f in features[:-1]][::-1]
         feats = [self.center(feats[0]), *feats[1:]]
@@ -99,7 +107,15 @@ class UnetPlusPlusDecoder(nn.Module):
                     cat = torch.cat([*(dense[f"x_{i}_{j}"] for i in range(d + 1, j + 1)), feats[j + 1]], dim=1)
                     dense[f"x_{d}_{j}"] = self.blocks[f"x_{d}_{j}"](dense[f"x_{d}_{j - 1}"], sizes[j], cat)
         last = dense[f"x_0_{self.depth - 1}"] if self.depth > 0 else feats[0]
-        return self.blocks[f"x_0_{self.depth}"](last, sizes[self.depth])
+        return dense, self.blocks[f"x_0_{self.depth}"](last, sizes[self.depth])
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        return self._nodes(features)[1]
+
+    def forward_stages(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The deep-supervision nodes (deepest nesting first; the model reverses them), then the output."""
+        dense, out = self._nodes(features)
+        return [*(dense[name] for name in reversed(self.supervised_nodes)), out]
 
 
 @architecture(
@@ -118,6 +134,13 @@ class UnetPlusPlus(SegmentationModel):
 
     Any input size works (every node resizes to its level's size). Levels with
     zero channels (stride-4 stems) get empty nodes, as in smp.
+
+    With ``deep_supervision=True`` (the paper's deep supervision, smp #707 / #850), the
+    finest-level nodes of the shallower nested U-Nets (X^{0,1}, X^{0,2}, ...) each get a 1x1
+    head: in training mode, or with ``model.return_aux = True``, ``forward`` returns ``{"out":
+    masks, "deep_supervision": [X^{0,1} logits, X^{0,2} logits, ...]}`` at level 1's resolution
+    (half the input; seg-train's ``deep_supervision`` loss resizes the target). It needs
+    ``encoder_depth >= 3`` and channels at level 1.
 
     Args:
         encoder_name: Registered encoder (default ``"basic_cnn"``; smp: ``"resnet34"``).

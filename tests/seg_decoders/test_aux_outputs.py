@@ -1,4 +1,4 @@
-"""PixSeg's real-time models: aux / deep-supervision outputs, and FCN / LRASPP heads against torchvision's."""
+"""Aux / deep-supervision outputs (DeepLab, Unet++, FCN, BiSeNet, SFNet), and FCN / LRASPP / DeepLab heads against torchvision's."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 import torch
 
+from seg_core.errors import ConfigError
+
 from ._realtime import build, n_params
 
-WITH_AUX = ("fcn", "bisenet", "sfnet", "sfnet_lite")
-
-
-#: Number of extra outputs at encoder depth 5 (FCN: the aux classifier; BiSeNet: two
-#: auxiliary heads; SFNet and SFNet-Lite: one per top-down level of four).
-EXTRAS = {"fcn": 1, "bisenet": 2, "sfnet": 3, "sfnet_lite": 3}
+#: Number of extra outputs at encoder depth 5 (FCN and DeepLab: the aux classifier; BiSeNet: two
+#: auxiliary heads; SFNet and SFNet-Lite: one per top-down level of four; Unet++: X^{0,1..3}).
+EXTRAS = {"fcn": 1, "deeplabv3": 1, "deeplabv3plus": 1, "bisenet": 2, "sfnet": 3, "sfnet_lite": 3, "unetplusplus": 3}
+WITH_AUX = tuple(EXTRAS)
 
 
 @pytest.mark.parametrize("arch", WITH_AUX)
@@ -56,6 +56,38 @@ def test_aux_outputs_feed_seg_train_deep_supervision_loss() -> None:
     value = loss(model(torch.randn(1, 3, 64, 64)), torch.randint(0, 3, (1, 64, 64)))
     assert set(loss.last) == {"out", "deep_supervision.0", "deep_supervision.1"}
     value.backward()
+
+
+def test_unetplusplus_deep_supervision_outputs_are_the_nested_subnetworks() -> None:
+    """X^{0,k} depends on encoder levels <= k + 1 only (the paper's pruning property)."""
+    model = build("unetplusplus", 5, classes=2, deep_supervision=True).train()
+    x = torch.randn(1, 3, 64, 64)
+    extras = model(x)["deep_supervision"]
+    assert [tuple(t.shape[2:]) for t in extras] == [(32, 32)] * 3  # level 1: stride 2
+    for k, logits in enumerate(extras, start=1):
+        model.zero_grad()
+        logits.sum().backward(retain_graph=True)
+        reached = [
+            any(p.grad is not None and p.grad.abs().sum() > 0 for p in stage.parameters())
+            for stage in model.encoder.stages
+        ]
+        assert reached == [level <= k + 1 for level in range(1, len(reached) + 1)], (k, reached)
+
+
+def test_unetplusplus_deep_supervision_needs_a_level_one_map() -> None:
+    with pytest.raises(ConfigError, match="deep_supervision"):
+        build("unetplusplus", 4, encoder_name="basic_cnn_s4", deep_supervision=True)
+
+
+@pytest.mark.parametrize("arch", ["deeplabv3", "deeplabv3plus"])
+def test_deeplab_aux_classifier_matches_torchvision(arch: str) -> None:
+    fcn = pytest.importorskip("torchvision.models.segmentation.fcn")
+    model = build(arch, classes=5, deep_supervision=True)
+    above = model.encoder.out_channels[-2]
+    aux = n_params(model.decoder.aux) + n_params(model.deep_supervision_heads)
+    assert aux == n_params(fcn.FCNHead(above, 5))  # torchvision's DeepLabV3 aux_classifier
+    plain = build(arch, classes=5)
+    assert n_params(plain) == n_params(model) - aux  # the default model (smp's) is unchanged
 
 
 def test_fcn_head_matches_torchvision() -> None:
