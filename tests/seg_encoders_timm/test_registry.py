@@ -113,3 +113,32 @@ def test_probed_unsupported_models_are_not_listed(tmp_path: Path, monkeypatch: p
     other = tmp_path / "timm-encoders-0.0.0.json"
     other.write_text(json.dumps({"format": 1, "timm_version": "0.0.0", "models": ["stale"], "probes": {}}))
     assert "stale" not in seg_encoders_timm.list_encoders("st*")  # another timm version's cache is ignored
+
+
+def test_timm_sources_give_exactly_timm_registry() -> None:
+    import timm
+
+    from seg_core.source_names import registered_names
+
+    assert registered_names("timm") == sorted(timm.list_models())
+
+
+def test_cold_listing_reads_timm_sources_without_torch(tmp_path: Path) -> None:
+    """An empty cache (the first `seg list encoders` on a machine) imports neither torch nor timm."""
+    import timm
+
+    env = {**os.environ, "SEG_CACHE_DIR": str(tmp_path), "SEG_STRICT_PLUGINS": "1"}
+    code = textwrap.dedent(
+        """
+        import sys
+        from seg_core.cli import main
+        main(["list", "encoders"])
+        print("timm" in sys.modules, "torch" in sys.modules, file=sys.stderr)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.split()[-2:] == ["False", "False"]
+    assert "indexing timm" not in done.stderr  # the slow fallback did not run
+    assert set(timm.list_models()) <= set(done.stdout.split())
+    assert SupportCache(tmp_path / f"timm-encoders-{timm_version()}.json").models() == sorted(timm.list_models())

@@ -1,8 +1,8 @@
 """The catalogue of timm encoders: which timm models exist, how each one is used, what its weights expect.
 
 Names and probes (meta-device builds, see :func:`~seg_encoders_timm._probe.probe_model`)
-come from the on-disk cache of the installed timm version, so listing imports neither
-torch nor timm once the cache exists. :func:`list_encoders`, :func:`encoder_metadata`
+come from the on-disk cache of the installed timm version; the first listing reads the names
+from timm's sources. Listing imports neither torch nor timm, cold or warm. :func:`list_encoders`, :func:`encoder_metadata`
 and :func:`get_preprocessing_params` are the public queries (exported by
 ``seg_encoders_timm``); the other functions serve the provider and the factory.
 """
@@ -10,7 +10,9 @@ and :func:`get_preprocessing_params` are the public queries (exported by
 from __future__ import annotations
 
 import fnmatch
+import sys
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from seg_encoders_timm._cache import SupportCache
@@ -36,13 +38,28 @@ def shared_cache() -> SupportCache:
 
 
 def model_names() -> list[str]:
-    """All timm model names (from the cache; timm is imported only to fill it)."""
+    """All timm model names: from the cache, else from timm's sources (no torch), else from timm itself.
+
+    The first listing on a machine reads the ``@register_model`` functions of timm's model
+    modules (`seg_core.source_names.registered_names`, milliseconds, no torch; equal to
+    ``timm.list_models()``, tested). Only a timm whose sources have another layout is
+    imported to list its models, with a one-line notice on stderr (seconds).
+    """
     cache = shared_cache()
     models = cache.models()
     if models is None:
-        import timm
+        from seg_core.source_names import registered_names
 
-        models = list(timm.list_models())
+        models = registered_names("timm")
+        if models is None:
+            print(
+                "seg-encoders-timm: indexing timm's models (imports timm once per timm install; a few seconds)...",
+                file=sys.stderr,
+                flush=True,
+            )
+            import timm
+
+            models = list(timm.list_models())
         cache.set_models(models)
     return models
 
@@ -141,9 +158,24 @@ def list_encoders(pattern: str | None = None, *, verify: bool = False) -> list[s
     if todo:
         from seg_encoders_timm._probe import probe_model
 
-        cache.set_probes({base: probe_model(base) for base in todo})
+        results = {}
+        for base in _progress(todo, "probing timm encoders (meta device, cached per timm install)"):
+            results[base] = probe_model(base)
+        cache.set_probes(results)
     probes = cache.probes()
     return [n for n in names if _usable(probes, n)]
+
+
+def _progress(items: list[str], what: str) -> Iterable[str]:
+    """``items`` with a tqdm progress bar on stderr when there are many (tqdm comes with timm's hub client)."""
+    if len(items) < 20:
+        return items
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - timm depends on huggingface_hub, which depends on tqdm
+        print(f"seg-encoders-timm: {what}: {len(items)} models...", file=sys.stderr, flush=True)
+        return items
+    return tqdm(items, desc=f"seg-encoders-timm: {what}", unit="model", file=sys.stderr, leave=False)
 
 
 def encoder_metadata(name: str) -> dict[str, Any]:

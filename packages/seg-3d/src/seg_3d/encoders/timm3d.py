@@ -11,18 +11,16 @@ from __future__ import annotations
 import fnmatch
 import functools
 import importlib.util
-import re
 from pathlib import Path
 from typing import Any
 
 from seg_core.errors import ConfigError
+from seg_core.source_names import registered_names
 
 __all__ = ["PREFIX", "Timm3dEncoderProvider", "create_timm3d_encoder", "timm3d_names"]
 
 #: The name prefix of timm_3d encoders.
 PREFIX = "t3d-"
-_REGISTER = re.compile(r"@register_model\s*\n\s*def\s+(\w+)\s*\(")
-_IMPORTED = re.compile(r"^from\s+\.(\w+)\s+import\s+\*", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,19 +31,7 @@ def timm3d_names() -> tuple[str, ...]:
         >>> isinstance(timm3d_names(), tuple)
         True
     """
-    spec = importlib.util.find_spec("timm_3d")
-    if spec is None or not spec.submodule_search_locations:
-        return ()
-    models = Path(next(iter(spec.submodule_search_locations))) / "models"
-    init = models / "__init__.py"
-    if not init.is_file():
-        return ()
-    names: set[str] = set()
-    for module in _IMPORTED.findall(init.read_text(encoding="utf-8", errors="replace")):  # what timm_3d registers
-        source = models / f"{module}.py"
-        if source.is_file():
-            names.update(_REGISTER.findall(source.read_text(encoding="utf-8", errors="replace")))
-    return tuple(sorted(names))
+    return tuple(registered_names("timm_3d") or ())
 
 
 class Timm3dEncoderProvider:
