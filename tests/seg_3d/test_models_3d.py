@@ -11,10 +11,12 @@ import torch
 import seg_core
 from seg_core.plugins import get_registry
 
+#: seg-decoders' architectures whose declaration allows 3D (all but ENet, whose own backbone is 2D)
 ARCHS = sorted(
     name
     for name in get_registry("architectures").names()
     if get_registry("architectures").source(name).distribution == "seg-decoders"
+    and 3 in get_registry("architectures").info(name)["spatial_dims"]
 )
 PATTERNS: dict[str, tuple[tuple[int, int, int], ...] | None] = {
     "default": None,
@@ -36,6 +38,14 @@ def _small(arch: str, depth: int) -> dict[str, Any]:
         "pan": {"decoder_channels": 8},
         "deeplabv3": {"decoder_channels": 8, "decoder_atrous_rates": (1, 2, 3)},
         "deeplabv3plus": {"decoder_channels": 8, "decoder_atrous_rates": (1, 2, 3)},
+        "upernet": {"decoder_channels": 8},
+        "segformer": {"decoder_segmentation_channels": 8},
+        "dpt": {"decoder_intermediate_channels": None, "decoder_fusion_channels": 8},
+        "fcn": {},
+        "lraspp": {"decoder_channels": 8},
+        "bisenet": {"decoder_spatial_channels": 8, "decoder_context_channels": 8, "decoder_channels": 8},
+        "sfnet": {"decoder_channels": 8},
+        "sfnet_lite": {"decoder_channels": 8},
     }[arch]
 
 
@@ -68,7 +78,7 @@ def _size(model: Any, base: tuple[int, ...]) -> list[int]:
 @pytest.mark.parametrize("pattern", PATTERNS)
 @pytest.mark.parametrize("arch", ARCHS)
 def test_architecture_trains_and_gives_the_input_shape_back(arch: str, pattern: str) -> None:
-    assert len(ARCHS) == 9
+    assert len(ARCHS) == 17
     depth = 3 if arch == "pan" else 4  # PAN's pyramid needs >= 8 voxels per axis at the deepest level
     strides = PATTERNS[pattern]
     torch.manual_seed(0)
