@@ -61,6 +61,8 @@ _LAZY: dict[str, str] = {
     "load_weights": "seg_core.checkpoint",
     "lazy_exports": "seg_core.lazy",
     "LoadReport": "seg_core.checkpoint",
+    "optimize_for_inference": "seg_core.optimize",
+    "OptimizationReport": "seg_core.optimize",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]
@@ -95,6 +97,7 @@ if TYPE_CHECKING:
     from seg_core.heads import ClassificationHead, SegmentationHead
     from seg_core.layers import get_norm
     from seg_core.model import SegmentationModel
+    from seg_core.optimize import OptimizationReport, optimize_for_inference
     from seg_core.plugins import get_plugin_manager, get_registry
     from seg_core.pyramid import FeatureLevel, FeaturePyramidAdapter, check_pyramid
     from seg_core.registry import Provider, Registry
