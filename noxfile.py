@@ -198,7 +198,11 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not part of `tests`): speed and memory, side by side with smp where it applies."""
+    """Benchmarks (not part of `tests`): speed and memory, side by side with smp and MONAI (docs/benchmarks.md).
+
+    About 15 minutes on 2 CPU cores; `nox -s bench -- --quick` is a smoke run of every script in under 3
+    minutes. bench_gpu.py runs only where CUDA is available.
+    """
     # smp, smp-3d and MONAI, to compare side by side. smp-3d pins timm 0.9.7, which seg-encoders-timm's
     # timm floor excludes; it works with current timm, so it comes without its own dependencies.
     session.install(*_local(*PACKAGES), "./packages/seg-train[monai]", "segmentation-models-pytorch")

@@ -212,7 +212,7 @@ def _params(model: nn.Module) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 rounds, the isotropic case only")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 6, --quick 2)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 2, --quick 2)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_3d.json")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
@@ -222,7 +222,7 @@ def main() -> None:
         _child(side, case, mode, checkpointing == "1", args.threads)
         return
     torch.set_num_threads(args.threads)
-    rounds = args.rounds or (2 if args.quick else 6)
+    rounds = args.rounds or 2
     cases = ["iso"] if args.quick else list(CASES)
     smp3d = _has_smp3d()
     other = "smp3d" if smp3d else None

@@ -440,14 +440,17 @@ def _report(config: dict[str, Any], checks: dict[str, Any], timing: dict[str, An
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 rounds, memory once under the default malloc")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds of every case (default 5, --quick 2)")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument(
-        "--mem-repeats", type=int, default=None, help="fresh subprocesses per memory case (default 2, --quick 1)"
+        "--quick", action="store_true", help="smoke run: the conv1x1 model, 2 rounds, time only (memory skipped)"
     )
-    parser.add_argument("--models", default="cnn,conv1x1", help="comma-separated: cnn, conv1x1 (default both)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds of every case (default 3, --quick 2)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--mem-repeats", type=int, default=None, help="fresh subprocesses per memory case (default 1)")
+    parser.add_argument("--models", default="cnn", help="comma-separated: cnn, conv1x1 (default cnn)")
     parser.add_argument("--skip-memory", action="store_true", help="time only")
+    parser.add_argument(
+        "--allocators", default="mmap", help="memory under: mmap (MALLOC_MMAP_THRESHOLD_=1MiB, default), default, both"
+    )
     parser.add_argument(
         "--json", type=Path, default=Path(__file__).parent / "results" / "bench_sliding_window.json",
         help="where to write the results as JSON (default: benchmarks/results/bench_sliding_window.json)",
@@ -458,10 +461,16 @@ def main() -> None:
     if args.child:
         _child(args.child, args.model, args.threads)
         return
-    rounds = args.rounds or (2 if args.quick else 5)
-    repeats = args.mem_repeats or (1 if args.quick else 2)
-    models = [m for m in args.models.split(",") if m]
-    allocators = {"default": {}} if args.quick else {"default": {}, "mmap_threshold_1MiB": MMAP_1M}
+    rounds = args.rounds or (2 if args.quick else 3)
+    repeats = args.mem_repeats or 1
+    models = ["conv1x1"] if args.quick else [m for m in args.models.split(",") if m]
+    if args.quick:
+        args.skip_memory = True
+        print("--quick: the conv1x1 model, time only (run without --quick for the memory tables)\n")
+    every = {"default": {}, "mmap_threshold_1MiB": MMAP_1M}
+    allocators = (
+        every if args.allocators == "both" else {k: v for k, v in every.items() if k.startswith(args.allocators)}
+    )
     torch.set_num_threads(args.threads)
     # Memory first, while this process is small: a child's ru_maxrss starts at its parent's peak RSS
     # (Linux keeps the high-water mark of the address space a vfork/exec replaces), so a parent that
