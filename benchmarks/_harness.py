@@ -102,6 +102,8 @@ def bootstrap_ci(values: Sequence[float], samples: int = 2000, seed: int = 0) ->
 #: Differences of the median ratio smaller than this are ties, however narrow the interval: the
 #: same work measured against itself drifts by about this much on these machines.
 TIE = 0.01
+#: Rounds needed before a ratio may be called faster or slower.
+MIN_DECISIVE = 5
 
 
 def ratio_summary(ratios: Sequence[float], resolution: float = 0.03) -> dict[str, Any]:
@@ -109,11 +111,15 @@ def ratio_summary(ratios: Sequence[float], resolution: float = 0.03) -> dict[str
 
     The verdict is "cannot resolve 3%" when the interval is wider than twice ``resolution``;
     else "faster" / "slower" when the interval excludes 1 and the median differs from 1 by
-    more than `TIE`; else "tie".
+    more than `TIE`; else "tie". Fewer than `MIN_DECISIVE` rounds say "faster" or "slower"
+    only when every ratio lies beyond 1 +- 3 x ``resolution`` (three close ratios make a narrow
+    interval by chance); otherwise "cannot resolve".
     """
     low, high = bootstrap_ci(ratios) if len(ratios) >= 3 else (min(ratios), max(ratios))
     median = statistics.median(ratios)
-    if high - low > 2 * resolution:
+    # with few rounds, only a difference far outside any drift decides (every ratio beyond 1 +- 3 x resolution)
+    decisive = len(ratios) >= MIN_DECISIVE or all(abs(r - 1.0) > 3 * resolution for r in ratios)
+    if high - low > 2 * resolution or (not decisive and abs(median - 1.0) > TIE):
         verdict = f"cannot resolve {resolution:.0%}"
     elif high < 1.0 and median < 1.0 - TIE:
         verdict = "faster"

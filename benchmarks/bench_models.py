@@ -232,7 +232,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
                 "seg MiB",
                 "smp MiB",
                 "GFLOP",
-                "of peak",
+                "of matmul",
             ],
             rows,
         )
@@ -265,7 +265,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
                 "seg M params",
                 "smp M params",
                 "GFLOP",
-                "of peak",
+                "of matmul",
             ],
             rows,
         )

@@ -24,6 +24,8 @@ def harness() -> ModuleType:
 def test_verdicts(harness: ModuleType) -> None:
     summary = harness.ratio_summary
     assert summary([0.80, 0.82, 0.81, 0.79, 0.80])["verdict"] == "faster"
+    assert summary([1.04, 1.05, 1.05])["verdict"] == "cannot resolve 3%"  # three close rounds do not decide
+    assert summary([0.49, 0.49, 0.50])["verdict"] == "faster"  # ... unless far outside any drift
     assert summary([1.10, 1.12, 1.11, 1.09, 1.10])["verdict"] == "slower"
     assert summary([1.002, 1.004, 1.003, 1.005, 1.004])["verdict"] == "tie"  # narrow, but under 1%
     assert summary([0.85, 1.15, 0.90, 1.10, 1.00])["verdict"] == "cannot resolve 3%"
