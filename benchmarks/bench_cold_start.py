@@ -72,10 +72,10 @@ def _has_smp() -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round (no spread)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per case (default 4, --quick 1)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per case (default 3, --quick 1)")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "bench_cold_start.json")
     args, _ = parser.parse_known_args()  # nox passes the same posargs to every bench script
-    rounds = args.rounds or (1 if args.quick else 4)
+    rounds = args.rounds or (1 if args.quick else 3)
     smp = _has_smp()
     warm = tempfile.mkdtemp(prefix="seg-bench-cache-")
     base_env = {**os.environ, "SEG_CACHE_DIR": warm, "SEG_STRICT_PLUGINS": "1"}

@@ -158,7 +158,8 @@ def _case(arch: str, encoder: str, args: argparse.Namespace, peak: float, bf16: 
         variants["seg fast compiled"] = _eval_fn(compiled, x1)
     baseline = "smp" if smp_model is not None else "seg"
     alone = smp_model is None  # nothing to compare the training step with: its time, not a ratio
-    result["eval"] = h.interleave(variants, baseline=baseline, **args.eval_rounds)
+    seg_only = {"min_rounds": 3, "max_rounds": 3, "budget_s": 0}  # no smp: times, no seg/smp ratio to resolve
+    result["eval"] = h.interleave(variants, baseline=baseline, **(seg_only if alone else args.eval_rounds))
     result["eval_memory"] = h.interleaved_peaks(variants, repeat=3)
     result["eval_flops"] = _flops(variants["seg"])
     if smp_model is not None:
@@ -307,8 +308,8 @@ def main() -> None:
         args.train_rounds = {"min_rounds": 2, "max_rounds": 2, "budget_s": 0}
         args.train_memory_repeat = 1
     else:
-        args.eval_rounds = {"min_rounds": 4, "max_rounds": 6, "budget_s": 1}
-        args.train_rounds = {"min_rounds": 2, "max_rounds": 3, "budget_s": 1}
+        args.eval_rounds = {"min_rounds": 4, "max_rounds": 5, "budget_s": 0.5}
+        args.train_rounds = {"min_rounds": 2, "max_rounds": 3, "budget_s": 0.5}
         args.train_memory_repeat = 1
     if args.archs:
         archs = args.archs.split(",")

@@ -443,10 +443,12 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: the conv1x1 model, 2 rounds, time only (memory skipped)"
     )
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds of every case (default 3, --quick 2)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds of every case (default 2, --quick 2)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--mem-repeats", type=int, default=None, help="fresh subprocesses per memory case (default 1)")
-    parser.add_argument("--models", default="cnn", help="comma-separated: cnn, conv1x1 (default cnn)")
+    parser.add_argument(
+        "--models", default="conv1x1", help="comma-separated: cnn, conv1x1 (default conv1x1: the window's own cost)"
+    )
     parser.add_argument("--skip-memory", action="store_true", help="time only")
     parser.add_argument(
         "--allocators", default="mmap", help="memory under: mmap (MALLOC_MMAP_THRESHOLD_=1MiB, default), default, both"
@@ -461,7 +463,7 @@ def main() -> None:
     if args.child:
         _child(args.child, args.model, args.threads)
         return
-    rounds = args.rounds or (2 if args.quick else 3)
+    rounds = args.rounds or 2
     repeats = args.mem_repeats or 1
     models = ["conv1x1"] if args.quick else [m for m in args.models.split(",") if m]
     if args.quick:

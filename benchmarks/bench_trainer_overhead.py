@@ -177,7 +177,7 @@ def main() -> None:
         "--rounds",
         type=int,
         default=None,
-        help="timed trainer runs, each between two plain runs (default 8, --quick 5)",
+        help="timed trainer runs, each between two plain runs (default 6, --quick 5)",
     )
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps per epoch (default 100, --quick 20)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per round (default 1)")
@@ -187,7 +187,7 @@ def main() -> None:
         help="where to write the results as JSON (default: benchmarks/results/bench_trainer_overhead.json)",
     )  # fmt: skip
     args, _ = parser.parse_known_args()  # nox passes the same posargs to every bench script
-    rounds = args.rounds or (5 if args.quick else 8)
+    rounds = args.rounds or (5 if args.quick else 6)
     steps = args.steps or (20 if args.quick else 100)
     epochs = args.epochs
     torch.set_num_threads(1)
